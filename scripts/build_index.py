@@ -1,0 +1,79 @@
+#!/usr/bin/env python
+"""Index a folder of images: embed, find each image's top-k most similar, publish to the site.
+
+Exit status: 0 when an index was published (even with skipped files), 1 on a fatal error,
+3 when the requested weights cannot be had. The last line printed is a one-line summary,
+or the reason for the failure.
+"""
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from sqlalchemy.exc import SQLAlchemyError  # noqa: E402
+
+from webapp import create_app  # noqa: E402
+from webapp.pipeline.runner import BuildError, BuildOptions, run_build  # noqa: E402
+
+EXIT_FAILED = 1
+EXIT_NO_WEIGHTS = 3
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("image_dir", help="folder of images (searched recursively)")
+    parser.add_argument("--database-url", default=None,
+                        help="default: $DATABASE_URL, else SQLite in the instance folder")
+    parser.add_argument("--k", type=int, default=10, help="recommendations per image")
+    parser.add_argument("--weights", default="imagenet",
+                        help="imagenet (torchvision download), none (seeded random, tests "
+                             "only) or PATH to a ResNet18 state_dict")
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    parser.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
+                        help="auto: bf16 where the CPU/GPU supports it, else fp32")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1),
+                        help="decode worker processes (0: decode in the main process)")
+    parser.add_argument("--thumbnail-dir", default=None,
+                        help="default: $THUMBNAIL_DIR, else instance/thumbnails")
+    parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    args = parser.parse_args(argv)
+    if args.k < 1:
+        parser.error("--k must be at least 1")
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    overrides = {"SQLALCHEMY_DATABASE_URI": args.database_url} if args.database_url else {}
+    app = create_app(overrides)
+    options = BuildOptions(image_dir=args.image_dir, k=args.k, weights=args.weights,
+                           device=args.device, precision=args.precision,
+                           batch_size=args.batch_size, workers=args.workers,
+                           thumbnail_dir=args.thumbnail_dir, progress=not args.no_progress)
+    from webapp.pipeline.embed import WeightsUnavailable
+    try:
+        with app.app_context():
+            summary = run_build(options)
+    except WeightsUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_NO_WEIGHTS
+    except SQLAlchemyError as exc:
+        print(f"error: database unreachable or failing: {exc.__class__.__name__}: "
+              f"{str(exc).splitlines()[0]}", file=sys.stderr)
+        return EXIT_FAILED
+    except (BuildError, RuntimeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("error: interrupted; the previous index keeps serving", file=sys.stderr)
+        return 130
+    for skip in summary.skipped:
+        print(f"skipped {skip.path}: {skip.reason}", file=sys.stderr)
+    print(summary.line(), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,35 @@
+"""The Flask app factory. Nothing here imports torch: the web only reads precomputed results."""
+import logging
+import os
+
+from flask import Flask
+from flask_migrate import Migrate
+
+from .config import Config, normalize_database_url
+from .db import db
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MIGRATIONS_DIR = os.path.join(ROOT, "migrations")
+
+
+def create_app(overrides: dict | None = None) -> Flask:
+    """Create the app; `overrides` (tests, the offline job) win over the environment."""
+    app = Flask(__name__, template_folder=os.path.join(ROOT, "templates"),
+                static_folder=os.path.join(ROOT, "static"),
+                instance_path=os.path.join(ROOT, "instance"))
+    os.makedirs(app.instance_path, exist_ok=True)
+    app.config.from_object(Config(app.instance_path))
+    app.config.update(overrides or {})
+    app.config["SQLALCHEMY_DATABASE_URI"] = normalize_database_url(
+        app.config["SQLALCHEMY_DATABASE_URI"])
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    db.init_app(app)
+    Migrate(app, db, directory=MIGRATIONS_DIR)
+
+    from . import api, errors, files, views
+    app.register_blueprint(views.bp)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(files.bp)
+    errors.init_app(app)
+    return app

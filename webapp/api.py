@@ -1,0 +1,60 @@
+"""The JSON API and the health check."""
+from flask import Blueprint, abort, current_app, jsonify, request
+
+from .files import image_links
+from .models import Build
+
+bp = Blueprint("api", __name__)
+
+MAX_PER_PAGE = 500
+
+
+class BadRequest(Exception):
+    """A query parameter is invalid; answered as 400 with a JSON message."""
+
+
+def positive_int_arg(name: str, default: int, maximum: int | None = None) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadRequest(f"{name} must be an integer, not {raw!r}") from None
+    if value < 1 or (maximum is not None and value > maximum):
+        limit = f" and at most {maximum}" if maximum else ""
+        raise BadRequest(f"{name} must be at least 1{limit}")
+    return value
+
+
+@bp.errorhandler(BadRequest)
+def bad_request(exc: BadRequest):
+    return jsonify(error=str(exc)), 400
+
+
+@bp.get("/api/images")
+def list_images():
+    """List one page of the collection."""
+    page = positive_int_arg("page", 1)
+    per_page = positive_int_arg("per_page", current_app.config["PER_PAGE"], MAX_PER_PAGE)
+    build = Build.active()
+    rows = build.page(page, per_page) if build else []
+    return jsonify(total=build.image_count if build else 0, page=page, per_page=per_page,
+                   images=[image_links(row) for row in rows])
+
+
+@bp.get("/api/images/<int:image_id>")
+def image_detail(image_id: int):
+    """Return an image and its recommendations, best first."""
+    build = Build.active() or abort(404)
+    row = build.image(image_id) or abort(404)
+    similar = [dict(image_links(r), score=r.score) for r in build.similar(image_id)]
+    return jsonify({**image_links(row), "width": row.width, "height": row.height,
+                    "similar": similar})
+
+
+@bp.get("/healthz")
+def healthz():
+    """Say whether the database answers, and how many images the site serves."""
+    build = Build.active()
+    return jsonify(status="ok", images=build.image_count if build else 0)

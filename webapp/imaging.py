@@ -1,0 +1,102 @@
+"""Decode any image file to RGB and cut the model's input from it, without torch.
+
+The offline job and the web's search by upload both call these functions, so an image is
+preprocessed the same way wherever it is embedded.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageOps
+
+# Pillow's own decompression-bomb limit (Image.MAX_IMAGE_PIXELS) is kept as it is: files over
+# twice the limit raise DecompressionBombError at open, before any pixel is decoded.
+
+THUMBNAIL_SIZE = 320
+THUMBNAIL_QUALITY = 85
+SIXTEEN_BIT_MODES = {"I;16", "I;16L", "I;16B", "I;16N"}
+EXIF_ORIENTATION = 0x0112
+
+
+@dataclass
+class DecodedImage:
+    rgb: Image.Image  # possibly reduced by JPEG draft decoding, never smaller than asked for
+    width: int        # of the original file, after EXIF orientation
+    height: int
+
+
+def open_rgb(source, min_size: int) -> DecodedImage:
+    """Decode `source` (a path or file object) to RGB, upright, at least `min_size` px a side.
+
+    Raises OSError (or a subclass such as PIL.UnidentifiedImageError) for files Pillow
+    cannot read, and Image.DecompressionBombError for files too large to decode safely.
+    """
+    with Image.open(source) as img:
+        width, height = img.size
+        if img.getexif().get(EXIF_ORIENTATION) in (5, 6, 7, 8):
+            width, height = height, width
+        # JPEG only: decode at 1/2, 1/4 or 1/8 scale when that still leaves min_size pixels;
+        # it is several times faster for camera-sized photos.
+        img.draft("RGB", (min_size, min_size))
+        img.load()
+        upright = ImageOps.exif_transpose(img)
+        return DecodedImage(to_rgb(upright), width, height)
+
+
+def to_rgb(img: Image.Image) -> Image.Image:
+    """Convert any Pillow mode to RGB: alpha over white, 16-bit scaled rather than clipped."""
+    if img.mode == "RGB":
+        return img
+    if img.mode in SIXTEEN_BIT_MODES or img.mode in ("I", "F"):
+        values = np.asarray(img, dtype=np.float64)
+        if img.mode in SIXTEEN_BIT_MODES or values.max(initial=0) > 255:
+            values = values / 257.0
+        img = Image.fromarray(np.clip(values, 0, 255).astype(np.uint8), "L")
+    if img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in img.info:
+        rgba = img.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    return img.convert("RGB")
+
+
+def center_crop(rgb: Image.Image, resize: int, crop: int) -> np.ndarray:
+    """Return the model input as uint8 HxWx3: shorter side to `resize`, centre `crop` square.
+
+    The same geometry as torchvision's Resize(resize) + CenterCrop(crop), but only the
+    cropped box is resampled, so a 1 x 10000 strip costs no more memory than a square.
+    """
+    w, h = rgb.size
+    scale = resize / min(w, h)
+    resized_w = resize if w <= h else int(resize * w / h)
+    resized_h = resize if h <= w else int(resize * h / w)
+    left = int(round((resized_w - crop) / 2.0))
+    top = int(round((resized_h - crop) / 2.0))
+    box = (left / scale, top / scale, (left + crop) / scale, (top + crop) / scale)
+    out = rgb.resize((crop, crop), Image.Resampling.BILINEAR, box=box)
+    return np.asarray(out, dtype=np.uint8)
+
+
+def thumbnail_name(content_hash: str) -> str:
+    """Return a thumbnail's path under the thumbnail folder: content-addressed, so immutable."""
+    return f"{content_hash[:2]}/{content_hash}.jpg"
+
+
+def save_thumbnail(rgb: Image.Image, folder: str, content_hash: str) -> None:
+    """Write the thumbnail for `content_hash` unless it exists; never leave a partial file."""
+    dest = os.path.join(folder, thumbnail_name(content_hash))
+    if os.path.exists(dest):
+        return
+    os.makedirs(os.path.dirname(dest), exist_ok=True)
+    thumb = rgb.copy()
+    thumb.thumbnail((THUMBNAIL_SIZE, THUMBNAIL_SIZE), Image.Resampling.LANCZOS)
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(dest), suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            thumb.save(out, "JPEG", quality=THUMBNAIL_QUALITY, optimize=True)
+        os.replace(tmp, dest)
+    except BaseException:
+        os.unlink(tmp)
+        raise

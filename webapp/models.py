@@ -1,0 +1,151 @@
+"""Typed SQLAlchemy models: builds, images, their place in a build, recommendations, embeddings.
+
+An index is one row of `builds`; its rows in `indexed_images` and `recommendations` carry its id.
+The job writes a whole build while the site keeps reading the active one, then publishes it
+by flipping `status` in one short transaction, so a reader sees the old index or the new one.
+The bulk tables have no foreign keys on purpose: the job loads them with COPY, and the publish
+transaction is what keeps them consistent.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import JSON, Float, Index, Integer, LargeBinary, String, Text, select, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .db import db
+
+ACTIVE = "active"          # the index the site serves; at most one
+SUPERSEDED = "superseded"  # the one before it, kept until the next publish so readers never miss
+RETIRED = "retired"        # older still: its rows are deleted, its record and skip report stay
+RUNNING = "running"
+FAILED = "failed"
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+class Build(db.Model):
+    """One run of the offline job: what it used, what it found, and whether it is served."""
+
+    __tablename__ = "builds"
+    __table_args__ = (
+        Index("one_active_build", "status", unique=True,
+              sqlite_where=text("status = 'active'"),
+              postgresql_where=text("status = 'active'")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), default=RUNNING)
+    root: Mapped[str] = mapped_column(Text)
+    model: Mapped[str] = mapped_column(String(64))
+    weights: Mapped[str] = mapped_column(String(255))
+    model_key: Mapped[str] = mapped_column(String(255))
+    k: Mapped[int] = mapped_column(Integer)
+    image_count: Mapped[int] = mapped_column(Integer, default=0)
+    skipped_count: Mapped[int] = mapped_column(Integer, default=0)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+    seconds: Mapped[float | None] = mapped_column(Float)
+    timings: Mapped[dict] = mapped_column(JSON, default=dict)
+    skipped: Mapped[list] = mapped_column(JSON, default=list)
+
+    @classmethod
+    def active(cls) -> Build | None:
+        """Return the build the site serves, or None before the first publish."""
+        return db.session.scalars(select(cls).where(cls.status == ACTIVE)).first()
+
+    @property
+    def random_weights(self) -> bool:
+        return self.weights == "none"
+
+    def page(self, page: int, per_page: int):
+        """Return the rows of gallery page `page` (1-based): id, path, content_hash.
+
+        Positions are dense (0..N-1 in path order), so every page, the last of a big
+        collection too, is an index range scan rather than an OFFSET that reads and skips.
+        """
+        start = (page - 1) * per_page
+        return db.session.execute(
+            select(Image.id, Image.path, IndexedImage.content_hash)
+            .join(IndexedImage, IndexedImage.image_id == Image.id)
+            .where(IndexedImage.build_id == self.id,
+                   IndexedImage.position >= start,
+                   IndexedImage.position < start + per_page)
+            .order_by(IndexedImage.position)
+        ).all()
+
+    def image(self, image_id: int):
+        """Return one image of this build (id, path, hash, size, dimensions) or None."""
+        return db.session.execute(
+            select(Image.id, Image.path, IndexedImage.content_hash, IndexedImage.width,
+                   IndexedImage.height, IndexedImage.file_size)
+            .join(IndexedImage, IndexedImage.image_id == Image.id)
+            .where(IndexedImage.build_id == self.id, Image.id == image_id)
+        ).first()
+
+    def similar(self, image_id: int):
+        """Return an image's stored recommendations, best first, in one query."""
+        return db.session.execute(
+            select(Image.id, Image.path, IndexedImage.content_hash, Recommendation.score)
+            .join(Image, Image.id == Recommendation.similar_id)
+            .join(IndexedImage, (IndexedImage.build_id == Recommendation.build_id)
+                  & (IndexedImage.image_id == Recommendation.similar_id))
+            .where(Recommendation.build_id == self.id, Recommendation.image_id == image_id)
+            .order_by(Recommendation.rank)
+        ).all()
+
+
+class Image(db.Model):
+    """A file of the collection, by its path relative to the root; its id outlives builds."""
+
+    __tablename__ = "images"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    path: Mapped[str] = mapped_column(Text, unique=True)
+
+
+class IndexedImage(db.Model):
+    """An image as a build saw it: its gallery position, content hash and size."""
+
+    __tablename__ = "indexed_images"
+    __table_args__ = (Index("indexed_images_position", "build_id", "position", unique=True),)
+
+    build_id: Mapped[int] = mapped_column(primary_key=True)
+    image_id: Mapped[int] = mapped_column(primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    file_size: Mapped[int] = mapped_column(Integer)
+
+
+class Recommendation(db.Model):
+    """The image at `rank` (0 = most similar) of another image's list in a build."""
+
+    __tablename__ = "recommendations"
+
+    build_id: Mapped[int] = mapped_column(primary_key=True)
+    image_id: Mapped[int] = mapped_column(primary_key=True)
+    rank: Mapped[int] = mapped_column(primary_key=True)
+    similar_id: Mapped[int] = mapped_column(Integer)
+    score: Mapped[float] = mapped_column(Float)
+
+
+class Embedding(db.Model):
+    """An L2-normalised float32 vector, keyed by content and by the model that made it.
+
+    Keying by content lets re-runs and renamed or duplicated files reuse the work; keying by
+    model keeps the vectors of two models (or two weight files) from ever being mixed.
+    """
+
+    __tablename__ = "embeddings"
+
+    model_key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    content_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # The decoded size travels with the vector: a re-run that reuses it need not decode again.
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+

@@ -1,0 +1,172 @@
+"""Run the offline job: scan, hash, embed what is new, find neighbours, store, publish."""
+from __future__ import annotations
+
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from flask import current_app
+from tqdm import tqdm
+
+from ..db import db
+from ..imaging import thumbnail_name
+from ..models import FAILED, Build, utcnow
+from . import store
+from .scan import Skip, hash_files, scan
+
+
+class BuildError(Exception):
+    """A fatal problem, reported as one line; the previous index keeps serving."""
+
+
+@dataclass
+class BuildOptions:
+    image_dir: str
+    k: int = 10
+    weights: str = "imagenet"
+    device: str = "auto"
+    precision: str = "auto"
+    batch_size: int = 64
+    workers: int = field(default_factory=lambda: min(4, os.cpu_count() or 1))
+    thumbnail_dir: str | None = None  # default: the app's THUMBNAIL_DIR
+    progress: bool = True
+
+
+@dataclass
+class Summary:
+    build_id: int
+    indexed: int
+    skipped: list[Skip]
+    seconds: float
+    embedded: int
+    reused: int
+    weights: str
+    precision: str
+    timings: dict
+
+    def line(self) -> str:
+        """Return the one-line summary the job prints last."""
+        rate = self.indexed / self.seconds if self.seconds else 0.0
+        text = (f"indexed {self.indexed} images, skipped {len(self.skipped)}, "
+                f"{self.seconds:.1f} s, {rate:.1f} images/s "
+                f"(embedded {self.embedded}, reused {self.reused}, {self.precision})")
+        if self.weights == "none":
+            text += " [random weights: for tests and offline trials only]"
+        return text
+
+
+def run_build(options: BuildOptions) -> Summary:
+    """Build and publish an index; must run inside the app context of the target database."""
+    started = time.perf_counter()
+    root = os.path.abspath(os.path.expanduser(options.image_dir))
+    if not os.path.isdir(root):
+        raise BuildError(f"no such folder: {options.image_dir}")
+    options.thumbnail_dir = options.thumbnail_dir or current_app.config["THUMBNAIL_DIR"]
+    store.ensure_schema()
+    # Imported here, not at the top: it loads torch, which only this stage needs.
+    from .embed import load_embedder
+    embedder = load_embedder(options.weights, options.device, options.precision)
+
+    build = Build(root=root, model="resnet18", weights=embedder.weights,
+                  model_key=embedder.model_key, k=options.k,
+                  timings={"precision": embedder.precision,
+                           "preprocessing": embedder.preprocessing})
+    db.session.add(build)
+    db.session.commit()
+    try:
+        summary = _build(build, root, embedder, options, started)
+    except BaseException as exc:
+        db.session.rollback()
+        build.status, build.finished_at = FAILED, utcnow()
+        db.session.commit()
+        if isinstance(exc, (BuildError, KeyboardInterrupt)):
+            raise
+        raise BuildError(f"{exc.__class__.__name__}: {exc}") from exc
+    return summary
+
+
+def _build(build: Build, root: str, embedder, options: BuildOptions, started: float) -> Summary:
+    timings = {}
+    tick = time.perf_counter()
+    files, skips = scan(root)
+    files, unreadable = hash_files(files)
+    skips += unreadable
+    timings["scan_seconds"] = time.perf_counter() - tick
+
+    tick = time.perf_counter()
+    known = store.stored_embeddings(embedder.model_key)
+    # A stored vector is reused only where its thumbnail exists too: both come from one decode.
+    known = {h: v for h, v in known.items() if _thumbnail_exists(options.thumbnail_dir, h)}
+    embedded, failed = _embed_new(files, known, embedder, options)
+    timings["embed_seconds"] = time.perf_counter() - tick
+
+    good = [f for f in files if f.content_hash not in failed]
+    skips += [Skip(f.path, failed[f.content_hash]) for f in files if f.content_hash in failed]
+    if not good:
+        raise BuildError(f"no readable images in {root} ({len(skips)} skipped); "
+                         "the previous index keeps serving")
+
+    tick = time.perf_counter()
+    from .neighbors import exact_top_k
+    vectors = np.stack([np.frombuffer(known[f.content_hash][2], dtype=np.float32)
+                        for f in good])
+    ids, scores = exact_top_k(vectors, options.k, device=str(embedder.device),
+                              progress=options.progress)
+    timings["neighbors_seconds"] = time.perf_counter() - tick
+
+    tick = time.perf_counter()
+    id_of = store.image_ids([f.path for f in good])
+    rows = [(id_of[f.path], f.content_hash, *known[f.content_hash][:2], f.file_size)
+            for f in good]
+    store.save_build_rows(build.id, rows, ids, scores)
+    skips.sort(key=lambda s: s.path)
+    seconds = time.perf_counter() - started
+    build.image_count, build.skipped_count, build.seconds = len(good), len(skips), seconds
+    build.skipped = [{"path": s.path, "reason": s.reason} for s in skips]
+    build.timings = {**build.timings, **timings, "embedded": embedded,
+                     "reused": len({f.content_hash for f in good}) - embedded}
+    store.publish(build)
+    store.retire_old_builds()
+    timings["store_seconds"] = time.perf_counter() - tick
+    return Summary(build.id, len(good), skips, seconds, embedded,
+                   build.timings["reused"], embedder.weights, embedder.precision, timings)
+
+
+def _thumbnail_exists(folder: str, content_hash: str) -> bool:
+    return os.path.exists(os.path.join(folder, thumbnail_name(content_hash)))
+
+
+def _embed_new(files, known: dict, embedder, options: BuildOptions) -> tuple[int, dict]:
+    """Embed each content hash not in `known` (updated in place), committing per batch.
+
+    Committing as it goes lets an interrupted run's successor reuse what was done.
+    Returns (how many were embedded, {content_hash: reason} for files that failed to decode).
+    """
+    from .embed import embed_files
+    todo = {}
+    for f in files:
+        if f.content_hash not in known:
+            todo.setdefault(f.content_hash, f.full_path)
+    items = [(path, h) for h, path in todo.items()]
+    failed, embedded = {}, 0
+    bar = tqdm(total=len(items), desc="embed", unit="img", disable=not options.progress,
+               file=sys.stderr)
+    for outcomes, vectors in embed_files(embedder, items, batch_size=options.batch_size,
+                                         workers=options.workers,
+                                         thumbnail_dir=options.thumbnail_dir):
+        rows = []
+        decoded = [o for o in outcomes if not o.error]
+        for outcome, vector in zip(decoded, vectors):
+            content_hash = items[outcome.index][1]
+            rows.append((content_hash, outcome.width, outcome.height, vector.tobytes()))
+            known[content_hash] = rows[-1][1:]
+        for outcome in outcomes:
+            if outcome.error:
+                failed[items[outcome.index][1]] = outcome.error
+        store.save_embeddings(embedder.model_key, rows)
+        embedded += len(rows)
+        bar.update(len(outcomes))
+    bar.close()
+    return embedded, failed

@@ -1,0 +1,142 @@
+"""Write a build to the database in bulk and publish it atomically."""
+from __future__ import annotations
+
+import io
+from typing import Iterable, Sequence
+
+import numpy as np
+from sqlalchemy import delete, select, update
+from sqlalchemy.engine import Connection
+
+from ..db import db
+from ..models import (ACTIVE, FAILED, RETIRED, RUNNING, SUPERSEDED, Build, Embedding, Image,
+                      IndexedImage, Recommendation, utcnow)
+COPY_CHUNK_ROWS = 200_000
+
+
+def bulk_insert(connection: Connection, table: str, columns: Sequence[str],
+                rows: Iterable[tuple]) -> None:
+    """Insert rows fast: COPY on PostgreSQL, a single executemany on SQLite."""
+    if connection.dialect.name == "postgresql":
+        _copy(connection, table, columns, rows)
+    else:
+        marks = ", ".join("?" for _ in columns)
+        sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
+        connection.exec_driver_sql(sql, list(rows))
+
+
+def _copy(connection: Connection, table: str, columns: Sequence[str], rows: Iterable[tuple]):
+    cursor = connection.connection.dbapi_connection.cursor()
+    sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+    buffer, count = io.StringIO(), 0
+    for row in rows:
+        buffer.write("\t".join(map(_copy_text, row)))
+        buffer.write("\n")
+        count += 1
+        if count % COPY_CHUNK_ROWS == 0:
+            _flush(cursor, sql, buffer)
+            buffer = io.StringIO()
+    _flush(cursor, sql, buffer)
+    cursor.close()
+
+
+def _flush(cursor, sql: str, buffer: io.StringIO) -> None:
+    if buffer.tell():
+        buffer.seek(0)
+        cursor.copy_expert(sql, buffer)
+
+
+def _copy_text(value) -> str:
+    """Format one value for COPY's text format (backslash escapes, \\N for NULL)."""
+    if value is None:
+        return "\\N"
+    if isinstance(value, bytes):
+        return "\\\\x" + value.hex()
+    if isinstance(value, str):
+        return (value.replace("\\", "\\\\").replace("\t", "\\t")
+                .replace("\n", "\\n").replace("\r", "\\r"))
+    return str(value)
+
+
+def ensure_schema() -> None:
+    """Apply the Alembic migrations up to the newest (creates the schema on a new database)."""
+    from flask_migrate import upgrade
+    upgrade()
+
+
+def image_ids(paths: list[str]) -> dict[str, int]:
+    """Return the stable id of every path, creating ids for paths never seen before."""
+    known = dict(db.session.execute(select(Image.path, Image.id)).all())
+    new = [(p,) for p in paths if p not in known]
+    if new:
+        bulk_insert(db.session.connection(), Image.__tablename__, ["path"], new)
+        db.session.commit()
+        known = dict(db.session.execute(select(Image.path, Image.id)).all())
+    return {p: known[p] for p in paths}
+
+
+def stored_embeddings(model_key: str) -> dict[str, tuple[int, int, bytes]]:
+    """Return {content_hash: (width, height, vector bytes)} made by this model and weights."""
+    rows = db.session.execute(
+        select(Embedding.content_hash, Embedding.width, Embedding.height, Embedding.vector)
+        .where(Embedding.model_key == model_key))
+    return {h: (w, ht, bytes(v)) for h, w, ht, v in rows}
+
+
+def save_embeddings(model_key: str, rows: list[tuple[str, int, int, bytes]]) -> None:
+    """Store and commit a batch of (hash, width, height, float32 vector bytes)."""
+    bulk_insert(db.session.connection(), Embedding.__tablename__,
+                ["model_key", "content_hash", "width", "height", "vector"],
+                ((model_key, h, w, ht, v) for h, w, ht, v in rows))
+    db.session.commit()
+
+
+def save_build_rows(build_id: int, images: list[tuple[int, str, int, int, int]],
+                    ids: np.ndarray, scores: np.ndarray) -> None:
+    """Store a build's images (id, hash, width, height, size; in gallery order) and lists.
+
+    `ids` are positions into `images`, as the neighbour search returns them.
+    """
+    connection = db.session.connection()
+    bulk_insert(connection, IndexedImage.__tablename__,
+                ["build_id", "image_id", "position", "content_hash", "width", "height",
+                 "file_size"],
+                ((build_id, image_id, position, h, w, ht, size)
+                 for position, (image_id, h, w, ht, size) in enumerate(images)))
+    image_id_of = np.array([row[0] for row in images], dtype=np.int64)
+    similar_ids = image_id_of[ids] if ids.size else ids
+    bulk_insert(connection, Recommendation.__tablename__,
+                ["build_id", "image_id", "rank", "similar_id", "score"],
+                ((build_id, int(image_id_of[i]), rank, int(similar_ids[i, rank]),
+                  float(scores[i, rank]))
+                 for i in range(len(images)) for rank in range(ids.shape[1])))
+    db.session.commit()
+
+
+def publish(build: Build) -> None:
+    """Make `build` the served index in one transaction: readers see the old or the new."""
+    db.session.execute(update(Build).where(Build.status == ACTIVE).values(status=SUPERSEDED))
+    build.status = ACTIVE
+    build.finished_at = utcnow()
+    db.session.commit()
+
+
+def retire_old_builds() -> None:
+    """Delete the rows of every build but the active one and the one it replaced.
+
+    The replaced build's rows stay until the next publish, so a request that looked up the
+    old build id just before the switch still finds its rows.
+    """
+    keep = db.session.scalars(select(Build.id).where(Build.status.in_([ACTIVE, SUPERSEDED]))
+                              .order_by(Build.id.desc()).limit(2)).all()
+    old = db.session.scalars(select(Build.id).where(
+        Build.id.not_in(keep), Build.status.in_([SUPERSEDED, FAILED, RUNNING]))).all()
+    if not old:
+        return
+    for table in (IndexedImage, Recommendation):
+        db.session.execute(delete(table).where(table.build_id.in_(old)))
+    db.session.execute(update(Build).where(Build.id.in_(old), Build.status == SUPERSEDED)
+                       .values(status=RETIRED))
+    db.session.execute(update(Build).where(Build.id.in_(old), Build.status == RUNNING)
+                       .values(status=FAILED))
+    db.session.commit()

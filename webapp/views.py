@@ -1,0 +1,34 @@
+"""The HTML gallery and image pages."""
+import math
+
+from flask import Blueprint, abort, current_app, render_template, request
+
+from .files import image_links
+from .models import Build
+
+bp = Blueprint("views", __name__)
+
+
+@bp.get("/")
+def gallery():
+    """Show one page of the collection's thumbnails."""
+    build = Build.active()
+    per_page = current_app.config["PER_PAGE"]
+    page = request.args.get("page", 1, type=int)
+    total = build.image_count if build else 0
+    pages = max(1, math.ceil(total / per_page))
+    if page < 1 or page > pages:
+        abort(404)
+    images = [image_links(row) for row in build.page(page, per_page)] if build else []
+    return render_template("gallery.html", build=build, images=images, page=page,
+                           pages=pages, total=total)
+
+
+@bp.get("/images/<int:image_id>")
+def image(image_id: int):
+    """Show an image and its recommendations, best first."""
+    build = Build.active() or abort(404)
+    row = build.image(image_id) or abort(404)
+    similar = [dict(image_links(r), score=r.score) for r in build.similar(image_id)]
+    return render_template("image.html", build=build, image=dict(image_links(row), row=row),
+                           similar=similar)
