@@ -20,9 +20,12 @@ def bulk_insert(connection: Connection, table: str, columns: Sequence[str],
     if connection.dialect.name == "postgresql":
         _copy(connection, table, columns, rows)
     else:
+        rows = list(rows)
+        if not rows:  # an empty executemany would run the statement once, without values
+            return
         marks = ", ".join("?" for _ in columns)
         sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
-        connection.exec_driver_sql(sql, list(rows))
+        connection.exec_driver_sql(sql, rows)
 
 
 def _copy(connection: Connection, table: str, columns: Sequence[str], rows: Iterable[tuple]):

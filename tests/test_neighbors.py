@@ -1,0 +1,95 @@
+"""Exact top-k against brute force: duplicates, ties, tiny collections, chunking, bf16."""
+import numpy as np
+import pytest
+import torch
+
+from webapp.pipeline.neighbors import exact_top_k
+
+
+def brute_force(vectors: np.ndarray, k: int):
+    """Full N x N float64 scores; best first, ties by smaller index, never the row itself."""
+    x = vectors.astype(np.float64)
+    scores = x @ x.T
+    np.fill_diagonal(scores, -np.inf)
+    kk = min(k, len(x) - 1)
+    ids = np.stack([np.lexsort((np.arange(len(x)), -row))[:kk] for row in scores])
+    return ids.reshape(len(x), kk), np.take_along_axis(scores, ids.reshape(len(x), kk), 1)
+
+
+def unit(rows: np.ndarray) -> np.ndarray:
+    return (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32)
+
+
+def random_unit(n, d, seed=0, relu=True):
+    rows = np.random.default_rng(seed).standard_normal((n, d))
+    return unit(np.maximum(rows, 0) + 1e-3 if relu else rows)
+
+
+@pytest.mark.parametrize("n,k", [(200, 10), (37, 5), (50, 49), (50, 100)])
+def test_matches_brute_force(n, k):
+    vectors = random_unit(n, 32, seed=n)
+    ids, scores = exact_top_k(vectors, k)
+    want_ids, want_scores = brute_force(vectors, k)
+    assert ids.shape == (n, min(k, n - 1))
+    np.testing.assert_array_equal(ids, want_ids)
+    np.testing.assert_allclose(scores, want_scores, atol=1e-6)
+
+
+def test_small_memory_budget_forces_many_chunks_and_stays_exact():
+    vectors = random_unit(300, 16, seed=3)
+    ids, _ = exact_top_k(vectors, 7, memory_mb=0)  # one row per chunk
+    np.testing.assert_array_equal(ids, brute_force(vectors, 7)[0])
+
+
+def test_bf16_fast_pass_is_certified_exact():
+    vectors = random_unit(400, 64, seed=4)
+    ids, scores = exact_top_k(vectors, 10, fast_dtype=torch.bfloat16)
+    want_ids, want_scores = brute_force(vectors, 10)
+    np.testing.assert_array_equal(ids, want_ids)
+    np.testing.assert_allclose(scores, want_scores, atol=1e-6)
+
+
+def test_duplicates_and_ties_break_by_index_and_never_include_self():
+    base = random_unit(5, 8, seed=5)
+    vectors = np.concatenate([base, base, base])  # every vector three times
+    ids, scores = exact_top_k(vectors, 4)
+    np.testing.assert_array_equal(ids, brute_force(vectors, 4)[0])
+    for i, row in enumerate(ids):
+        assert i not in row
+        twins = sorted({i % 5, i % 5 + 5, i % 5 + 10} - {i})
+        assert list(row[:2]) == twins            # exact copies first, smaller index first
+        assert scores[i, 0] == pytest.approx(1.0)
+
+
+def test_all_equal_vectors_tie_everywhere():
+    vectors = unit(np.ones((20, 4)))
+    ids, _ = exact_top_k(vectors, 3)
+    for i, row in enumerate(ids):
+        assert list(row) == [j for j in range(20) if j != i][:3]
+
+
+def test_mutual_pairs_have_identical_scores():
+    vectors = random_unit(120, 24, seed=6, relu=False)
+    ids, scores = exact_top_k(vectors, 8)
+    score = {(i, int(j)): s for i in range(len(ids)) for j, s in zip(ids[i], scores[i])}
+    mutual = [(i, j) for (i, j) in score if (j, i) in score]
+    assert mutual
+    assert all(score[i, j] == score[j, i] for i, j in mutual)
+
+
+@pytest.mark.parametrize("n", [0, 1])
+def test_no_neighbours_when_fewer_than_two(n):
+    ids, scores = exact_top_k(random_unit(max(n, 1), 4)[:n], 10)
+    assert ids.shape == (n, 0) and scores.shape == (n, 0)
+
+
+def test_two_images_recommend_each_other():
+    ids, scores = exact_top_k(random_unit(2, 4), 10)
+    assert ids.tolist() == [[1], [0]]
+    assert scores[0, 0] == scores[1, 0]
+
+
+def test_scores_are_clipped_to_cosine_range():
+    vectors = unit(np.ones((3, 7)))  # float32 rounding can push these dot products past 1
+    _, scores = exact_top_k(vectors, 2)
+    assert scores.max() <= 1.0 and scores.min() >= -1.0
