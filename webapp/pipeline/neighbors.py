@@ -1,30 +1,69 @@
 """Exact cosine top-k of every embedding among all the others, in bounded memory.
 
-Two passes per chunk of query rows:
-1. a fast matrix product (fp32, or bf16 where the CPU or GPU does it natively) picks
-   `k + margin` candidates per row; only a chunk x N block of scores exists at a time;
-2. the candidates are re-scored in float64 and ordered by (score desc, index asc), so ties
-   are broken the same way every time and score(i, j) == score(j, i) to the last bit.
-A row is certified exact when its k-th exact score beats anything the fast pass could have
-under-estimated outside the candidates; rows that are not (dense ties, duplicates) are
-recomputed exactly against the whole collection.
+For each chunk of query rows:
+1. a fast matrix product (bf16 where the CPU has AMX/AVX512-BF16 or on a GPU, else fp32)
+   scores the chunk against everything; only a chunk x N block exists at a time, and its
+   buffer is reused from chunk to chunk;
+2. the best m candidates of each row are found through group maxima: the top-m values of a
+   row lie in the m groups of columns with the largest maxima, and one max per group is far
+   cheaper than a top-k over the whole row;
+3. the candidates are re-scored from the fp32 vectors by one fixed routine and ordered by
+   (score desc, index asc), so ties break the same way every time and score(i, j) equals
+   score(j, i) to the last bit;
+4. a row is certified exact when its k-th re-scored value, less the re-scoring's error, beats
+   the m-th fast score plus the fast pass's worst-case error: nothing outside the candidates
+   can then belong to the top k. Rows that are not (dense ties, duplicates) go through an
+   fp32 pass with its much smaller error, and the rare rest through a full row.
+"Exact" means the true top k, up to float32 rounding of the scores (about 1e-7).
 """
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
-MARGIN = 8
-# Largest error of a fast-pass score of two unit vectors, with room: fp32 accumulates
-# rounding of about d * 2**-24; bf16 rounds each input to 8 significant bits (2 * 2**-8).
-FAST_PASS_ERROR = {torch.float32: 1e-4, torch.bfloat16: 1.2e-2, torch.float16: 2e-3}
+GROUP = 64          # columns per group in the candidate selection
+RERANK_ROWS = 256   # rows re-scored at a time: bounds the (rows, m, d) gather
+MARGIN = {torch.float32: 8, torch.bfloat16: 64, torch.float16: 32}
+UNIT_ROUNDOFF = {torch.float32: 2.0 ** -24, torch.bfloat16: 2.0 ** -8, torch.float16: 2.0 ** -11}
+
+
+def fast_pass_error(dtype: torch.dtype, dim: int) -> float:
+    """Worst-case error of a fast score of two unit vectors (|sum a_i b_i| <= 1).
+
+    Both inputs rounded to `dtype` (2u), fp32 accumulation over `dim` terms, the output
+    rounded to `dtype` (u); fp32 inputs are exact.
+    """
+    u = UNIT_ROUNDOFF[dtype]
+    rounding = 0.0 if dtype == torch.float32 else 3 * u
+    return rounding + dim * UNIT_ROUNDOFF[torch.float32]
+
+
+@dataclass
+class FastPass:
+    columns: torch.Tensor  # d x (N rounded up to GROUP), contiguous: the product's right side
+    n: int
+    m: int                 # candidates per row
+    error: float
+    block: torch.Tensor | None = None  # the score buffer, reused: fresh pages cost a third more
+
+    def queries(self, base: np.ndarray, rows: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(base[rows]).to(self.columns.device, self.columns.dtype)
+
+
+def default_fast_dtype(device: str = "cpu") -> torch.dtype:
+    """bf16 where it is native (GPUs, CPUs with AMX or AVX512-BF16), fp32 elsewhere."""
+    if torch.device(device).type == "cuda":
+        return torch.bfloat16
+    from .embed import cpu_has_bf16
+    return torch.bfloat16 if cpu_has_bf16() else torch.float32
 
 
 def exact_top_k(vectors: np.ndarray, k: int, *, memory_mb: int = 256, device: str = "cpu",
-                fast_dtype: torch.dtype = torch.float32,
+                fast_dtype: torch.dtype | None = None,
                 progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Return (ids, scores), each N x min(k, N-1), best first, never the row itself."""
     n = len(vectors)
@@ -33,55 +72,96 @@ def exact_top_k(vectors: np.ndarray, k: int, *, memory_mb: int = 256, device: st
     scores = np.empty((n, kk), dtype=np.float32)
     if kk == 0:
         return ids, scores
-    exact = np.ascontiguousarray(vectors, dtype=np.float64)
-    fast = torch.from_numpy(np.ascontiguousarray(vectors, dtype=np.float32))
-    fast = fast.to(device=device, dtype=fast_dtype)
-    m = min(n - 1, kk + MARGIN)
-    error = FAST_PASS_ERROR[fast_dtype]
-    rows = chunk_rows(n, memory_mb)
-    for start in tqdm(range(0, n, rows), desc="neighbours", unit="chunk", disable=not progress,
+    base = np.ascontiguousarray(vectors, dtype=np.float32)
+    rescore_error = vectors.shape[1] * UNIT_ROUNDOFF[torch.float32]
+    fast_dtype = fast_dtype or default_fast_dtype(device)
+    first = _fast_pass(base, kk, fast_dtype, device)
+    fallback = None  # an fp32 pass, made only if some row needs it
+    step = chunk_rows(n, memory_mb, first.columns.element_size())
+    for start in tqdm(range(0, n, step), desc="neighbours", unit="chunk", disable=not progress,
                       file=sys.stderr):
-        stop = min(n, start + rows)
-        cand_scores, cand = _candidates(fast, start, stop, m)
-        for row, (row_ids, row_scores) in enumerate(_rerank(exact, start, cand, kk)):
-            certified = m == n - 1 or row_scores[-1] > cand_scores[row, -1] + error
-            if not certified:
-                row_ids, row_scores = _exact_row(exact, start + row, kk)
-            ids[start + row], scores[start + row] = row_ids, row_scores
+        todo = np.arange(start, min(n, start + step))
+        todo = _certified_search(first, base, todo, kk, ids, scores, rescore_error)
+        if todo.size and fast_dtype != torch.float32:
+            fallback = fallback or _fast_pass(base, kk, torch.float32, device)
+            todo = _certified_search(fallback, base, todo, kk, ids, scores, rescore_error)
+        for row in todo:
+            ids[row], scores[row] = _full_row(base, row, kk)
     np.clip(scores, -1.0, 1.0, out=scores)
     return ids, scores
 
 
-def chunk_rows(n: int, memory_mb: int) -> int:
-    """Return how many query rows fit the budget: a rows x N score block plus top-k temporaries."""
-    return max(1, min(n, (memory_mb << 20) // (n * 4 * 3)))
+def chunk_rows(n: int, memory_mb: int, element_size: int = 4) -> int:
+    """Return how many query rows fit the budget: a rows x N score block and its temporaries."""
+    return max(1, min(n, (memory_mb << 20) // (n * element_size * 2)))
 
 
-def _candidates(fast: torch.Tensor, start: int, stop: int, m: int):
-    """Return the fast pass's best m (scores, ids) for rows start..stop, self excluded."""
-    block = fast[start:stop] @ fast.T
-    rows = torch.arange(stop - start, device=block.device)
-    block[rows, rows + start] = -torch.inf
-    cand_scores, cand = torch.topk(block, m, dim=1, sorted=True)
+def _fast_pass(base: np.ndarray, kk: int, dtype: torch.dtype, device: str) -> FastPass:
+    n, dim = base.shape
+    padded = -(-n // GROUP) * GROUP
+    columns = torch.zeros((dim, padded), dtype=dtype, device=device)
+    for s in range(0, n, 65536):  # converted in slices: no full-size temporary
+        part = base[s:s + 65536]
+        columns[:, s:s + len(part)] = torch.from_numpy(part).to(device, dtype).T
+    return FastPass(columns, n, min(n - 1, kk + MARGIN[dtype]), fast_pass_error(dtype, dim))
+
+
+def _certified_search(fast: FastPass, base: np.ndarray, rows: np.ndarray, kk: int,
+                      ids: np.ndarray, scores: np.ndarray, rescore_error: float) -> np.ndarray:
+    """Fill in `rows` of ids and scores; return the rows this pass could not certify."""
+    cand_scores, cand = _candidates(fast, base, rows)
+    ids[rows], scores[rows] = _rerank(base, rows, cand, kk)
+    if fast.m >= fast.n - 1:  # every other vector was a candidate
+        return rows[:0]
+    certified = scores[rows, -1] - rescore_error > cand_scores[:, -1] + fast.error
+    return rows[~certified]
+
+
+def _candidates(fast: FastPass, base: np.ndarray, rows: np.ndarray):
+    """Return the fast pass's best m (scores, ids) for `rows`, the row itself excluded."""
+    device = fast.columns.device
+    if fast.block is None or fast.block.shape[0] < len(rows):
+        fast.block = torch.empty((len(rows), fast.columns.shape[1]), dtype=fast.columns.dtype,
+                                 device=device)
+    block = torch.matmul(fast.queries(base, rows), fast.columns, out=fast.block[:len(rows)])
+    block[torch.arange(len(rows), device=device), torch.from_numpy(rows).to(device)] = -torch.inf
+    block[:, fast.n:] = -torch.inf
+    groups = block.shape[1] // GROUP
+    if groups > 2 * fast.m:
+        maxima = block.view(len(rows), groups, GROUP).amax(dim=2)
+        best_groups = torch.topk(maxima, fast.m, dim=1).indices
+        columns = (best_groups[:, :, None] * GROUP
+                   + torch.arange(GROUP, device=block.device)).view(len(rows), -1)
+        cand_scores, at = torch.topk(block.gather(1, columns), fast.m, dim=1)
+        cand = columns.gather(1, at)
+    else:
+        cand_scores, cand = torch.topk(block, fast.m, dim=1)
     return cand_scores.float().cpu().numpy(), cand.cpu().numpy()
 
 
-def _rerank(exact: np.ndarray, start: int, cand: np.ndarray, kk: int):
-    """Yield each row's best kk candidates by float64 score, ties by the smaller index."""
-    rescored = _score(exact, exact[start:start + len(cand)], cand)
-    for row_ids, row_scores in zip(cand, rescored):
-        order = np.lexsort((row_ids, -row_scores))[:kk]
-        yield row_ids[order], row_scores[order]
+def _rerank(base: np.ndarray, rows: np.ndarray, cand: np.ndarray, kk: int):
+    """Return each row's best kk candidates by re-scored value, ties by the smaller index."""
+    ids = np.empty((len(rows), kk), dtype=np.int64)
+    scores = np.empty((len(rows), kk), dtype=np.float32)
+    for s in range(0, len(rows), RERANK_ROWS):
+        part = slice(s, s + RERANK_ROWS)
+        rescored = _score(base, rows[part], cand[part])
+        order = np.lexsort((cand[part], -rescored), axis=-1)[:, :kk]
+        ids[part] = np.take_along_axis(cand[part], order, 1)
+        scores[part] = np.take_along_axis(rescored, order, 1)
+    return ids, scores
 
 
-def _exact_row(exact: np.ndarray, i: int, kk: int):
-    """Return one row's top-kk against the whole collection in float64."""
-    row_scores = exact @ exact[i]
-    row_scores[i] = -np.inf
-    order = np.lexsort((np.arange(len(row_scores)), -row_scores))[:kk]
-    return order, _score(exact, exact[i:i + 1], order[None])[0]
+def _full_row(base: np.ndarray, i: int, kk: int, block: int = 8192):
+    """Return one row's top-kk by re-scoring it against every other vector."""
+    everyone = np.arange(len(base))
+    row = np.concatenate([_score(base, np.array([i]), everyone[None, s:s + block])[0]
+                          for s in range(0, len(base), block)])
+    row[i] = -np.inf
+    order = np.lexsort((everyone, -row))[:kk]
+    return order, row[order]
 
 
-def _score(exact: np.ndarray, queries: np.ndarray, ids: np.ndarray) -> np.ndarray:
-    """Return float64 scores of each query against its ids, the same way for every pair."""
-    return np.einsum("bd,bmd->bm", queries, exact[ids])
+def _score(base: np.ndarray, rows: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """Return the float32 score of each row against its ids; the one routine every pair uses."""
+    return np.einsum("bd,bmd->bm", base[rows], np.take(base, ids, axis=0))

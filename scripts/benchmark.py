@@ -1,0 +1,245 @@
+#!/usr/bin/env python
+"""Measure the offline job against the seed method, side by side in one run.
+
+    benchmark.py embed IMAGE_DIR            whole build_index.py run vs the whole seed run
+    benchmark.py neighbors --n N --dim D --k K [--compare-seed] [--method exact|faiss]
+    benchmark.py store --rows N             bulk rows/s vs one ORM insert per row
+    benchmark.py all [--out FILE]           all of them at sizes that fit this machine,
+                                            as the README's Markdown table
+
+Each measurement prints one JSON object as its last line. Every method runs in its own
+process, so each peak memory (ru_maxrss) is its own.
+"""
+import argparse
+import json
+import os
+import platform
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+import numpy as np  # noqa: E402
+
+SELF = os.path.abspath(__file__)
+BUILD = os.path.join(ROOT, "scripts", "build_index.py")
+SUMMARY = re.compile(r"^indexed (\d+) images")
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_json(args: list[str]) -> dict:
+    """Run this script with `args` in a child process; return its last line as JSON."""
+    out = subprocess.run([sys.executable, SELF, *args], capture_output=True, text=True)
+    if out.returncode:
+        raise SystemExit(f"benchmark {' '.join(args)} failed:\n{out.stderr}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def timed(cmd: list[str]) -> tuple[float, str]:
+    started = time.perf_counter()
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    if out.returncode:
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{out.stderr}")
+    return seconds, out.stdout
+
+
+# --- embed -----------------------------------------------------------------------------
+
+def cmd_embed(args) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        ours_s, out = timed([sys.executable, BUILD, args.image_dir, "--weights", "none",
+                             "--database-url", f"sqlite:///{tmp}/ours.sqlite3",
+                             "--thumbnail-dir", f"{tmp}/thumbs", "--no-progress"])
+        images = int(SUMMARY.match(out.strip().splitlines()[-1])[1])
+        seed_s, _ = timed([sys.executable, SELF, "seed-run", args.image_dir,
+                           f"sqlite:///{tmp}/seed.sqlite3"])
+    result = {"images": images, "ours_seconds": round(ours_s, 2),
+              "ours_images_per_s": round(images / ours_s, 1), "seed_seconds": round(seed_s, 2),
+              "seed_images_per_s": round(images / seed_s, 1),
+              "speedup": round(seed_s / ours_s, 2)}
+    result.update(precision_agreement(args.image_dir, args.sample))
+    return result
+
+
+def precision_agreement(image_dir: str, sample: int) -> dict:
+    """Compare the fast path's embeddings (auto precision) with fp32 on the same crops."""
+    from webapp.pipeline.embed import embed_files, load_embedder
+    from webapp.pipeline.neighbors import exact_top_k
+    from webapp.pipeline.scan import hash_files, scan
+    files, _ = hash_files(scan(os.path.abspath(image_dir))[0][:sample])
+    items = [(f.full_path, f.content_hash) for f in files]
+    vectors = {}
+    for precision in ("fp32", "auto"):
+        embedder = load_embedder("none", "cpu", precision)
+        batches = embed_files(embedder, items, batch_size=64, workers=2, thumbnail_dir=None)
+        vectors[embedder.precision if precision == "auto" else "fp32"] = np.concatenate(
+            [v for _, v in batches])
+    fast = next(p for p in vectors if p != "fp32") if len(vectors) > 1 else "fp32"
+    cosines = np.sum(vectors["fp32"] * vectors[fast], axis=1)
+    ids_a, _ = exact_top_k(vectors["fp32"], 10)
+    ids_b, _ = exact_top_k(vectors[fast], 10)
+    overlap = np.mean([len(set(a) & set(b)) / len(a) for a, b in zip(ids_a, ids_b)])
+    return {"precision": fast, "agreement_images": len(items),
+            "min_cosine_vs_fp32": round(float(cosines.min()), 5),
+            "top10_overlap_vs_fp32": round(float(overlap), 4)}
+
+
+def cmd_seed_run(args) -> dict:
+    from seed_method import seed_run
+    return {"images": seed_run(args.image_dir, args.database_url)}
+
+
+# --- neighbors -------------------------------------------------------------------------
+
+def random_vectors(n: int, dim: int, seed: int = 0) -> np.ndarray:
+    """Non-negative unit vectors, like ResNet avgpool features after ReLU."""
+    rng = np.random.default_rng(seed)
+    x = np.maximum(rng.standard_normal((n, dim), dtype=np.float32), 0)
+    x /= np.linalg.norm(x, axis=1, keepdims=True) + 1e-12
+    return x
+
+
+def spot_check(vectors: np.ndarray, ids: np.ndarray, scores: np.ndarray, rows: int) -> bool:
+    """Check `rows` random rows against float64 brute force (ties may swap places)."""
+    sample = np.random.default_rng(1).choice(len(vectors), min(rows, len(vectors)), False)
+    queries = vectors[sample].astype(np.float64)
+    truth = np.concatenate([queries @ vectors[s:s + 16384].astype(np.float64).T
+                            for s in range(0, len(vectors), 16384)], axis=1)
+    truth[np.arange(len(sample)), sample] = -np.inf
+    for i, row in zip(sample, truth):
+        want = np.lexsort((np.arange(len(row)), -row))[:ids.shape[1]]
+        # Exact up to float32 rounding: the same ids, or ids whose true scores are the best.
+        if not (np.array_equal(ids[i], want) or np.allclose(row[ids[i]], row[want], atol=1e-6)):
+            return False
+    return True
+
+
+def cmd_neighbors(args) -> dict:
+    vectors = random_vectors(args.n, args.dim)
+    if args.seed_only:
+        from seed_method import seed_neighbors
+        started = time.perf_counter()
+        seed_neighbors(vectors, args.k)
+        return {"seconds": round(time.perf_counter() - started, 2),
+                "peak_rss_mb": round(peak_rss_mb())}
+    from webapp.pipeline.approximate import faiss_top_k
+    from webapp.pipeline.neighbors import exact_top_k  # imports torch: not part of the time
+    started = time.perf_counter()
+    if args.method == "faiss":
+        ids, scores = faiss_top_k(vectors, args.k)
+    else:
+        ids, scores = exact_top_k(vectors, args.k, memory_mb=args.memory_mb)
+    seconds = time.perf_counter() - started
+    result = {"n": args.n, "dim": args.dim, "k": args.k, "method": args.method,
+              "seconds": round(seconds, 2), "peak_rss_mb": round(peak_rss_mb())}
+    if args.method == "faiss":
+        from webapp.pipeline.approximate import recall_at_k
+        result["recall_at_k"] = round(recall_at_k(vectors, ids, sample=1000), 4)
+    else:
+        result["exact_sample_ok"] = spot_check(vectors, ids, scores, 100)
+    if args.compare_seed:
+        seed = run_json(["neighbors", "--n", str(args.n), "--dim", str(args.dim),
+                         "--k", str(args.k), "--seed-only"])
+        result.update(seed_seconds=seed["seconds"], seed_peak_rss_mb=seed["peak_rss_mb"],
+                      speedup=round(seed["seconds"] / seconds, 1))
+    return result
+
+
+# --- store -----------------------------------------------------------------------------
+
+def cmd_store(args) -> dict:
+    from store_benchmark import measure_store
+    return measure_store(args.rows, args.orm_rows, args.postgres_url)
+
+
+# --- all -------------------------------------------------------------------------------
+
+def cmd_all(args) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        image_dir = args.images
+        if not image_dir:
+            from demo_images import make_collection
+            image_dir = os.path.join(tmp, "images")
+            make_collection(image_dir, groups=100, per_group=10, seed=3)
+        embed = run_json(["embed", image_dir])
+    n10k = run_json(["neighbors", "--n", "10000", "--dim", "512", "--k", "10", "--compare-seed"])
+    n100k = run_json(["neighbors", "--n", "100000", "--dim", "512", "--k", "10"])
+    store = run_json(["store", "--rows", "1000000"])
+    table = markdown(embed, n10k, n100k, store)
+    if args.out:
+        with open(args.out, "w") as f:
+            f.write(table)
+    print(table)
+    return {"embed": embed, "neighbors_10k": n10k, "neighbors_100k": n100k, "store": store}
+
+
+def markdown(embed: dict, n10k: dict, n100k: dict, store: dict) -> str:
+    cpu = platform.processor() or platform.machine()
+    lines = [
+        f"Machine: {os.cpu_count()} cores ({cpu}), no GPU. Command: `.venv/bin/python "
+        "scripts/benchmark.py all`.", "",
+        "| stage | this project | seed method | ratio |", "| --- | --- | --- | --- |",
+        f"| embedding, end to end from {embed['images']} JPEGs (whole run) | "
+        f"{embed['ours_images_per_s']} images/s ({embed['ours_seconds']} s, "
+        f"{embed['precision']}) | {embed['seed_images_per_s']} images/s "
+        f"({embed['seed_seconds']} s) | {embed['speedup']}x |",
+        f"| {embed['precision']} vs fp32 embeddings ({embed['agreement_images']} images) | "
+        f"min cosine {embed['min_cosine_vs_fp32']}, top-10 overlap "
+        f"{embed['top10_overlap_vs_fp32']} | | |",
+        f"| exact top-10, N = 10k, d = 512 | {n10k['seconds']} s, {n10k['peak_rss_mb']} MB "
+        f"peak | {n10k['seed_seconds']} s, {n10k['seed_peak_rss_mb']} MB peak | "
+        f"{n10k['speedup']}x faster, {round(n10k['seed_peak_rss_mb'] / n10k['peak_rss_mb'], 1)}x "
+        "less memory |",
+        f"| exact top-10, N = 100k, d = 512 | {n100k['seconds']} s, {n100k['peak_rss_mb']} MB "
+        f"peak, spot check {'exact' if n100k['exact_sample_ok'] else 'FAILED'} | | |",
+    ]
+    for backend, row in store.items():
+        lines.append(
+            f"| {row['rows']} neighbour rows into {backend} | {row['rows_per_s']:,} rows/s "
+            f"({row['method']}) | {row['orm_rows_per_s']:,} rows/s (ORM, one by one) | "
+            f"{row['speedup']}x |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    embed = sub.add_parser("embed")
+    embed.add_argument("image_dir")
+    embed.add_argument("--sample", type=int, default=256, help="images for the bf16 check")
+    seed = sub.add_parser("seed-run", help=argparse.SUPPRESS)
+    seed.add_argument("image_dir")
+    seed.add_argument("database_url")
+    neighbors = sub.add_parser("neighbors")
+    neighbors.add_argument("--n", type=int, default=10000)
+    neighbors.add_argument("--dim", type=int, default=512)
+    neighbors.add_argument("--k", type=int, default=10)
+    neighbors.add_argument("--method", choices=["exact", "faiss"], default="exact")
+    neighbors.add_argument("--memory-mb", type=int, default=256)
+    neighbors.add_argument("--compare-seed", action="store_true")
+    neighbors.add_argument("--seed-only", action="store_true", help=argparse.SUPPRESS)
+    store = sub.add_parser("store")
+    store.add_argument("--rows", type=int, default=1_000_000)
+    store.add_argument("--orm-rows", type=int, default=20_000)
+    store.add_argument("--postgres-url", default=os.environ.get(
+        "TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"))
+    everything = sub.add_parser("all")
+    everything.add_argument("--images", help="a folder of JPEGs (default: 1000 generated)")
+    everything.add_argument("--out", help="also write the Markdown table here")
+    args = parser.parse_args()
+    handler = {"embed": cmd_embed, "seed-run": cmd_seed_run, "neighbors": cmd_neighbors,
+               "store": cmd_store, "all": cmd_all}[args.command]
+    print(json.dumps(handler(args)), flush=True)
+
+
+if __name__ == "__main__":
+    main()
