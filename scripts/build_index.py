@@ -32,11 +32,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     parser.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
                         help="auto: bf16 where the CPU/GPU supports it, else fp32")
+    parser.add_argument("--neighbors", choices=["auto", "exact", "faiss"], default="auto",
+                        help="auto: exact up to 200k images on CPU (2M on a GPU), else FAISS")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1),
                         help="decode worker processes (0: decode in the main process)")
     parser.add_argument("--thumbnail-dir", default=None,
                         help="default: $THUMBNAIL_DIR, else instance/thumbnails")
+    parser.add_argument("--strict", action="store_true",
+                        help="fail (and keep the previous index) if any file is skipped")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
     args = parser.parse_args(argv)
     if args.k < 1:
@@ -51,7 +55,8 @@ def main(argv=None) -> int:
     options = BuildOptions(image_dir=args.image_dir, k=args.k, weights=args.weights,
                            device=args.device, precision=args.precision,
                            batch_size=args.batch_size, workers=args.workers,
-                           thumbnail_dir=args.thumbnail_dir, progress=not args.no_progress)
+                           thumbnail_dir=args.thumbnail_dir, neighbors=args.neighbors,
+                           strict=args.strict, progress=not args.no_progress)
     from webapp.pipeline.embed import WeightsUnavailable
     try:
         with app.app_context():

@@ -1,7 +1,10 @@
 """Fixtures: generated collections, a fresh PostgreSQL database, indexes built by the real CLI."""
+import contextlib
 import os
+import socket
 import subprocess
 import sys
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,6 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2
 import pytest
+import requests
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -26,6 +30,40 @@ def run_build(image_dir, database_url, thumbnail_dir, *extra, weights="none"):
            "--database-url", database_url, "--thumbnail-dir", str(thumbnail_dir),
            "--weights", weights, "--no-progress", "--workers", "2", *map(str, extra)]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=900, cwd=ROOT)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serve(database_url, thumbnail_dir, workers=2):
+    """Run gunicorn app:app on a free loopback port; yield its base URL, stop it after."""
+    port = free_port()
+    env = dict(os.environ, DATABASE_URL=database_url, THUMBNAIL_DIR=str(thumbnail_dir))
+    gunicorn = os.path.join(os.path.dirname(sys.executable), "gunicorn")
+    process = subprocess.Popen([gunicorn, "-b", f"127.0.0.1:{port}", "-w", str(workers),
+                                "app:app"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if requests.get(url + "/healthz", timeout=2).status_code == 200:
+                    break
+            except requests.RequestException:  # not listening yet, or workers still booting
+                pass
+            if time.monotonic() > deadline or process.poll() is not None:
+                process.kill()
+                raise RuntimeError("gunicorn did not start: " + process.stderr.read().decode())
+            time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
 
 
 @dataclass
@@ -60,17 +98,36 @@ def postgres_server() -> str:
     return url
 
 
-@pytest.fixture(scope="session")
-def postgres_url(postgres_server) -> str:
-    """A fresh database for this test run, as a Heroku-style postgres:// URL; dropped after."""
+@contextlib.contextmanager
+def new_postgres_database(server_url: str):
+    """Create a database, yield it as a Heroku-style postgres:// URL, drop it afterwards."""
     name = f"simimg_test_{uuid.uuid4().hex[:10]}"
-    admin = psycopg2.connect(postgres_server)
+    admin = psycopg2.connect(server_url)
     admin.autocommit = True
     admin.cursor().execute(f"CREATE DATABASE {name}")
-    parts = urlsplit(postgres_server)
-    yield urlunsplit(("postgres", parts.netloc, "/" + name, "", ""))
-    admin.cursor().execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    admin.close()
+    parts = urlsplit(server_url)
+    try:
+        yield urlunsplit(("postgres", parts.netloc, "/" + name, "", ""))
+    finally:
+        admin.cursor().execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_url(postgres_server) -> str:
+    """A fresh database for this test session's shared indexes."""
+    with new_postgres_database(postgres_server) as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path) -> str:
+    """An empty database of each backend for one test."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'fresh.sqlite3'}"
+    else:
+        with new_postgres_database(request.getfixturevalue("postgres_server")) as url:
+            yield url
 
 
 @dataclass

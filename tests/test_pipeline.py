@@ -4,35 +4,12 @@ from collections import defaultdict
 
 import numpy as np
 import pytest
-import sqlalchemy as sa
 from PIL import Image
 
 from conftest import K, run_build
-from webapp.config import normalize_database_url
+from index_queries import active_lists, query
 
 SUMMARY = re.compile(r"^indexed (\d+) images, skipped (\d+), [\d.]+ s, [\d.]+ images/s .*$")
-
-
-def query(url, sql, **params):
-    engine = sa.create_engine(normalize_database_url(url))
-    try:
-        with engine.connect() as connection:
-            return connection.execute(sa.text(sql), params).all()
-    finally:
-        engine.dispose()
-
-
-def active_lists(url):
-    """Return {image path: [(similar path, score), ...]} of the active build, best first."""
-    rows = query(url, """
-        SELECT a.path, b.path, r.score FROM recommendations r
-        JOIN builds ON builds.id = r.build_id AND builds.status = 'active'
-        JOIN images a ON a.id = r.image_id JOIN images b ON b.id = r.similar_id
-        ORDER BY a.path, r.rank""")
-    lists = defaultdict(list)
-    for path, similar, score in rows:
-        lists[path].append((similar, score))
-    return lists
 
 
 def test_summary_is_the_last_line_and_bad_files_are_counted(built):
@@ -152,3 +129,15 @@ def test_a_folder_without_images_keeps_the_previous_index(collection, tmp_path):
     assert "previous index keeps serving" in result.stderr
     (count,), = query(url, "SELECT image_count FROM builds WHERE status = 'active'")
     assert count == len(collection.groups)
+
+
+def test_faiss_mode_reports_recall_and_keeps_the_list_rules(collection, tmp_path):
+    url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    result = run_build(collection.root, url, tmp_path / "thumbs", "--k", K,
+                       "--neighbors", "faiss")
+    assert result.returncode == 0, result.stderr
+    recall = float(re.search(r"recall@k ([\d.]+)", result.stdout)[1])
+    assert 0.95 <= recall <= 1.0
+    lists = active_lists(url)
+    assert len(lists) == len(collection.groups)
+    assert all(len(s) == K and p not in [q for q, _ in s] for p, s in lists.items())

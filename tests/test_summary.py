@@ -16,8 +16,13 @@ def test_summary_line_counts_time_and_rate():
     line = summary().line()
     assert "\n" not in line
     assert re.match(r"indexed 1000 images, skipped 1, 20\.0 s, 50\.0 images/s", line)
-    assert "embedded 900, reused 100, bf16" in line
+    assert "embedded 900, reused 100, bf16, exact neighbours" in line
     assert "random" not in line
+
+
+def test_summary_reports_recall_when_neighbours_are_approximate():
+    line = summary(neighbors="faiss", recall=0.9712).line()
+    assert "faiss neighbours, recall@k 0.971 on a sample" in line
 
 
 def test_summary_says_when_weights_were_random():

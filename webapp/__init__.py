@@ -1,6 +1,7 @@
 """The Flask app factory. Nothing here imports torch: the web only reads precomputed results."""
 import logging
 import os
+import sys
 
 from flask import Flask
 from flask_migrate import Migrate
@@ -22,14 +23,17 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.config.update(overrides or {})
     app.config["SQLALCHEMY_DATABASE_URI"] = normalize_database_url(
         app.config["SQLALCHEMY_DATABASE_URI"])
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Platforms like Heroku collect stdout: errors and warnings go there, one line each.
+    logging.basicConfig(level=logging.INFO, stream=sys.stdout,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     db.init_app(app)
     Migrate(app, db, directory=MIGRATIONS_DIR)
 
-    from . import api, errors, files, views
+    from . import api, errors, files, security, views
     app.register_blueprint(views.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(files.bp)
     errors.init_app(app)
+    security.init_app(app)
     return app

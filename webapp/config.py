@@ -1,5 +1,6 @@
 """Settings read from the environment, and the one place that normalises database URLs."""
 import os
+import secrets
 
 
 def normalize_database_url(url: str) -> str:
@@ -29,7 +30,9 @@ class Config:
         self.SQLALCHEMY_DATABASE_URI = normalize_database_url(url)
         # pre-ping: the site recovers by itself once a restarted database is back.
         self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
-        self.SECRET_KEY = env.get("SECRET_KEY", "dev-only-not-secret")
+        # No known default: without SECRET_KEY each process gets a random one (the site keeps
+        # no sessions, so nothing is lost but what a real deployment sets anyway).
+        self.SECRET_KEY = env.get("SECRET_KEY") or secrets.token_hex(32)
         # Overrides the collection root that the build recorded (the images moved, or the
         # web runs on another machine than the job).
         self.IMAGE_DIR = env.get("IMAGE_DIR") or None

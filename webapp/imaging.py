@@ -91,11 +91,14 @@ def save_thumbnail(rgb: Image.Image, folder: str, content_hash: str) -> None:
         return
     os.makedirs(os.path.dirname(dest), exist_ok=True)
     thumb = rgb.copy()
-    thumb.thumbnail((THUMBNAIL_SIZE, THUMBNAIL_SIZE), Image.Resampling.LANCZOS)
+    # Bilinear after a box reduction (reducing_gap) looks the same at 320 px as Lanczos and
+    # costs half; the job makes one per image.
+    thumb.thumbnail((THUMBNAIL_SIZE, THUMBNAIL_SIZE), Image.Resampling.BILINEAR,
+                    reducing_gap=2.0)
     fd, tmp = tempfile.mkstemp(dir=os.path.dirname(dest), suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as out:
-            thumb.save(out, "JPEG", quality=THUMBNAIL_QUALITY, optimize=True)
+            thumb.save(out, "JPEG", quality=THUMBNAIL_QUALITY)
         os.replace(tmp, dest)
     except BaseException:
         os.unlink(tmp)

@@ -14,6 +14,7 @@ from typing import Iterator
 import numpy as np
 import torch
 import torchvision
+from torch.fx.experimental.optimization import fuse
 from torch.utils.data import DataLoader, Dataset
 from torchvision.models import ResNet18_Weights, resnet18
 
@@ -40,10 +41,7 @@ class Embedder:
     std: tuple[float, float, float]
     device: torch.device
     autocast_dtype: torch.dtype | None  # None means plain fp32
-
-    @property
-    def precision(self) -> str:
-        return {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[self.autocast_dtype]
+    precision: str                      # fp32, bf16 or fp16: what autocast_dtype means
 
     @property
     def preprocessing(self) -> dict:
@@ -60,11 +58,16 @@ def load_embedder(weights: str = "imagenet", device: str = "auto",
     model, label, key = _model_with_weights(weights)
     model.fc = torch.nn.Identity()
     target = _pick_device(device)
-    model = model.eval().to(target, memory_format=torch.channels_last)
-    return Embedder(model=model, weights=label, model_key=key,
+    # Folding each BatchNorm into its convolution is exact up to rounding and saves a pass
+    # over every activation map (about 15% of the forward time on CPU).
+    model = fuse(model.eval()).to(target, memory_format=torch.channels_last)
+    autocast_dtype = _pick_autocast(target, precision)
+    # Precision and device change the numbers too: never mix their vectors in one index.
+    name = {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[autocast_dtype]
+    return Embedder(model=model, weights=label, model_key=f"{key}:{target.type}-{name}",
                     resize=transforms.resize_size[0], crop=transforms.crop_size[0],
                     mean=tuple(transforms.mean), std=tuple(transforms.std), device=target,
-                    autocast_dtype=_pick_autocast(target, precision))
+                    autocast_dtype=autocast_dtype, precision=name)
 
 
 def _model_with_weights(weights: str) -> tuple[torch.nn.Module, str, str]:

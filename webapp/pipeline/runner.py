@@ -17,6 +17,11 @@ from . import store
 from .scan import Skip, hash_files, scan
 
 
+# Exact search is O(N^2): about a minute for 100k images on a 2-core CPU, an hour for 1M.
+# Past this size (CPU) the job switches to FAISS HNSW; a GPU does 1M exactly in about a minute.
+EXACT_LIMIT = {"cpu": 200_000, "cuda": 2_000_000}
+
+
 class BuildError(Exception):
     """A fatal problem, reported as one line; the previous index keeps serving."""
 
@@ -31,6 +36,8 @@ class BuildOptions:
     batch_size: int = 64
     workers: int = field(default_factory=lambda: min(4, os.cpu_count() or 1))
     thumbnail_dir: str | None = None  # default: the app's THUMBNAIL_DIR
+    neighbors: str = "auto"  # exact, faiss, or auto: exact up to EXACT_LIMIT images
+    strict: bool = False     # any skipped file is fatal
     progress: bool = True
 
 
@@ -45,16 +52,30 @@ class Summary:
     weights: str
     precision: str
     timings: dict
+    neighbors: str = "exact"
+    recall: float | None = None
+    changes: dict = field(default_factory=dict)  # new, changed, removed vs the previous index
 
     def line(self) -> str:
         """Return the one-line summary the job prints last."""
         rate = self.indexed / self.seconds if self.seconds else 0.0
         text = (f"indexed {self.indexed} images, skipped {len(self.skipped)}, "
-                f"{self.seconds:.1f} s, {rate:.1f} images/s "
-                f"(embedded {self.embedded}, reused {self.reused}, {self.precision})")
+                f"{self.seconds:.1f} s, {rate:.1f} images/s ({self._changes_text()}"
+                f"embedded {self.embedded}, reused {self.reused}, {self.precision}, "
+                f"{self._neighbors_text()})")
         if self.weights == "none":
             text += " [random weights: for tests and offline trials only]"
         return text
+
+    def _changes_text(self) -> str:
+        if not self.changes:
+            return ""
+        return ", ".join(f"{name} {count}" for name, count in self.changes.items()) + "; "
+
+    def _neighbors_text(self) -> str:
+        if self.recall is None:
+            return f"{self.neighbors} neighbours"
+        return f"{self.neighbors} neighbours, recall@k {self.recall:.3f} on a sample"
 
 
 def run_build(options: BuildOptions) -> Summary:
@@ -104,34 +125,66 @@ def _build(build: Build, root: str, embedder, options: BuildOptions, started: fl
 
     good = [f for f in files if f.content_hash not in failed]
     skips += [Skip(f.path, failed[f.content_hash]) for f in files if f.content_hash in failed]
+    skips.sort(key=lambda s: s.path)
+    if options.strict and skips:
+        raise BuildError(f"--strict: {len(skips)} file(s) skipped, first {skips[0].path}: "
+                         f"{skips[0].reason}; the previous index keeps serving")
     if not good:
         raise BuildError(f"no readable images in {root} ({len(skips)} skipped); "
                          "the previous index keeps serving")
+    changes = compare_with(store.active_contents(), good)
 
     tick = time.perf_counter()
-    from .neighbors import exact_top_k
     vectors = np.stack([np.frombuffer(known[f.content_hash][2], dtype=np.float32)
                         for f in good])
-    ids, scores = exact_top_k(vectors, options.k, device=str(embedder.device),
-                              progress=options.progress)
+    method = choose_neighbors(options.neighbors, len(good), embedder.device.type)
+    ids, scores, recall = find_neighbors(method, vectors, options.k, embedder.device, options)
     timings["neighbors_seconds"] = time.perf_counter() - tick
+    timings.update(neighbors=method, recall_at_k=recall)
 
     tick = time.perf_counter()
     id_of = store.image_ids([f.path for f in good])
     rows = [(id_of[f.path], f.content_hash, *known[f.content_hash][:2], f.file_size)
             for f in good]
     store.save_build_rows(build.id, rows, ids, scores)
-    skips.sort(key=lambda s: s.path)
     seconds = time.perf_counter() - started
     build.image_count, build.skipped_count, build.seconds = len(good), len(skips), seconds
     build.skipped = [{"path": s.path, "reason": s.reason} for s in skips]
-    build.timings = {**build.timings, **timings, "embedded": embedded,
+    build.timings = {**build.timings, **timings, **changes, "embedded": embedded,
                      "reused": len({f.content_hash for f in good}) - embedded}
     store.publish(build)
     store.retire_old_builds()
     timings["store_seconds"] = time.perf_counter() - tick
-    return Summary(build.id, len(good), skips, seconds, embedded,
-                   build.timings["reused"], embedder.weights, embedder.precision, timings)
+    return Summary(build.id, len(good), skips, seconds, embedded, build.timings["reused"],
+                   embedder.weights, embedder.precision, timings, method, recall, changes)
+
+
+def compare_with(previous: dict[str, str], good) -> dict:
+    """Count files new, changed and removed since the previous index (by path and hash)."""
+    if not previous:
+        return {}
+    current = {f.path: f.content_hash for f in good}
+    return {"new": sum(p not in previous for p in current),
+            "changed": sum(p in previous and previous[p] != h for p, h in current.items()),
+            "removed": sum(p not in current for p in previous)}
+
+
+def choose_neighbors(requested: str, n: int, device_type: str) -> str:
+    """Return 'exact' or 'faiss': what was asked for, or by size where 'auto'."""
+    if requested != "auto":
+        return requested
+    return "exact" if n <= EXACT_LIMIT.get(device_type, EXACT_LIMIT["cpu"]) else "faiss"
+
+
+def find_neighbors(method: str, vectors: np.ndarray, k: int, device, options: BuildOptions):
+    """Return (ids, scores, recall): recall@k measured on a sample for FAISS, else None."""
+    if method == "faiss":
+        from .approximate import faiss_top_k, recall_at_k
+        ids, scores = faiss_top_k(vectors, k)
+        return ids, scores, recall_at_k(vectors, ids)
+    from .neighbors import exact_top_k
+    ids, scores = exact_top_k(vectors, k, device=str(device), progress=options.progress)
+    return ids, scores, None
 
 
 def _thumbnail_exists(folder: str, content_hash: str) -> bool:

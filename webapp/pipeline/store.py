@@ -78,6 +78,14 @@ def image_ids(paths: list[str]) -> dict[str, int]:
     return {p: known[p] for p in paths}
 
 
+def active_contents() -> dict[str, str]:
+    """Return {path: content_hash} of the index the site serves now (empty before the first)."""
+    return dict(db.session.execute(
+        select(Image.path, IndexedImage.content_hash)
+        .join(IndexedImage, IndexedImage.image_id == Image.id)
+        .join(Build, (Build.id == IndexedImage.build_id) & (Build.status == ACTIVE))).all())
+
+
 def stored_embeddings(model_key: str) -> dict[str, tuple[int, int, bytes]]:
     """Return {content_hash: (width, height, vector bytes)} made by this model and weights."""
     rows = db.session.execute(

@@ -1,0 +1,123 @@
+"""Re-runs: incremental builds equal from-scratch ones; interrupted runs lose nothing."""
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+from PIL import Image
+
+from conftest import ROOT, run_build
+from index_queries import active_lists, query
+from scripts.demo_images import make_collection
+from webapp import create_app
+
+
+def make_source(folder, seed=5, groups=6):
+    make_collection(str(folder), groups=groups, per_group=6, seed=seed)
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.jpg"))
+
+
+def edit(folder, paths, tmp_path):
+    """Remove 5 files, change 2, add 4 new ones."""
+    for rel in paths[:5]:
+        os.unlink(folder / rel)
+    for rel in paths[5:7]:
+        with Image.open(folder / rel) as img:
+            img.rotate(90, expand=True).save(folder / rel, quality=60)
+    extra = tmp_path / "extra"
+    make_collection(str(extra), groups=1, per_group=4, seed=99)
+    shutil.copytree(extra / "group-00", folder / "added")
+
+
+def test_incremental_rerun_equals_a_build_from_scratch(database_url, tmp_path):
+    source = tmp_path / "source"
+    paths = make_source(source)
+    assert run_build(source, database_url, tmp_path / "thumbs", "--k", 4).returncode == 0
+    edit(source, paths, tmp_path)
+    second = run_build(source, database_url, tmp_path / "thumbs", "--k", 4)
+    assert second.returncode == 0, second.stderr
+    assert "(new 4, changed 2, removed 5; embedded 6, reused 29," in second.stdout
+
+    scratch = f"sqlite:///{tmp_path / 'scratch.sqlite3'}"
+    assert run_build(source, scratch, tmp_path / "thumbs2", "--k", 4).returncode == 0
+    incremental, from_scratch = active_lists(database_url), active_lists(scratch)
+    assert len(incremental) == 35
+    assert incremental == from_scratch  # same lists, same order, same scores to the bit
+
+
+def test_a_new_k_or_new_weights_recompute_what_they_need(tmp_path):
+    import torch
+    from torchvision.models import resnet18
+    source = tmp_path / "source"
+    make_source(source, groups=3)
+    url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    assert run_build(source, url, tmp_path / "t", "--k", 4).returncode == 0
+    new_k = run_build(source, url, tmp_path / "t", "--k", 2)
+    assert "embedded 0, reused 18" in new_k.stdout
+    assert {len(s) for s in active_lists(url).values()} == {2}
+    torch.manual_seed(3)
+    torch.save(resnet18().state_dict(), tmp_path / "other.pth")
+    other = run_build(source, url, tmp_path / "t", weights=tmp_path / "other.pth")
+    assert "embedded 18, reused 0" in other.stdout
+    keys = query(url, "SELECT model_key, count(*) FROM embeddings GROUP BY model_key")
+    assert sorted(n for _, n in keys) == [18, 18]
+
+
+def start_build(source, url, thumbs):
+    cmd = [sys.executable, str(ROOT / "scripts" / "build_index.py"), str(source),
+           "--database-url", url, "--thumbnail-dir", str(thumbs), "--weights", "none",
+           "--no-progress", "--workers", "0", "--batch-size", "4"]
+    return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+
+
+def wait_for_embeddings(url, at_least, process, timeout=120):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            if query(url, "SELECT count(*) FROM embeddings")[0][0] >= at_least:
+                return
+        except Exception:  # the job may not have made the schema yet
+            pass
+        time.sleep(0.2)
+    raise AssertionError("the job did not get far enough to be interrupted")
+
+
+def interrupted_build(tmp_path, sig, after_embeddings):
+    """Publish 12 images, start indexing 48 others, send `sig` once some are embedded."""
+    small, big = tmp_path / "small", tmp_path / "big"
+    make_source(small, groups=2)
+    make_source(big, seed=8, groups=8)
+    url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    assert run_build(small, url, tmp_path / "t").returncode == 0
+    process = start_build(big, url, tmp_path / "t")
+    wait_for_embeddings(url, 12 + after_embeddings, process)
+    process.send_signal(sig)
+    return url, big, process
+
+
+def test_killed_run_keeps_the_old_index_and_the_next_run_resumes(tmp_path):
+    url, big, process = interrupted_build(tmp_path, signal.SIGKILL, 8)
+    process.wait()
+    client = create_app({"SQLALCHEMY_DATABASE_URI": url}).test_client()
+    assert client.get("/healthz").get_json()["images"] == 12  # the old index still serves
+    done_before = query(url, "SELECT count(*) FROM embeddings")[0][0] - 12
+
+    resumed = run_build(big, url, tmp_path / "t")
+    assert resumed.returncode == 0, resumed.stderr
+    reused = int(resumed.stdout.split("reused ")[1].split(",")[0])
+    assert reused >= done_before > 0
+    assert client.get("/healthz").get_json()["images"] == 48
+    statuses = sorted(s for s, in query(url, "SELECT status FROM builds"))
+    assert statuses == ["active", "failed", "superseded"]
+
+
+def test_ctrl_c_stops_with_a_message_and_keeps_the_old_index(tmp_path):
+    url, _, process = interrupted_build(tmp_path, signal.SIGINT, 4)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert "previous index keeps serving" in stderr.strip().splitlines()[-1]
+    assert query(url, "SELECT image_count FROM builds WHERE status = 'active'") == [(12,)]
+    assert ("failed",) in query(url, "SELECT status FROM builds")

@@ -1,0 +1,81 @@
+"""A hardened site: headers, no way out of the collection root, a database outage survived."""
+import os
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+
+from conftest import new_postgres_database, run_build
+from tcp_proxy import TcpProxy
+from webapp import create_app
+
+
+def test_security_headers_on_pages_and_api(client):
+    for path in ("/", "/api/images", "/healthz", "/images/999999"):
+        headers = client.get(path).headers
+        csp = headers["Content-Security-Policy"]
+        assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+        assert "frame-ancestors 'none'" in csp
+        assert headers["X-Content-Type-Options"] == "nosniff"
+        assert headers["Referrer-Policy"] == "same-origin"
+
+
+def test_no_inline_scripts_or_styles_in_pages(client):
+    first = client.get("/api/images?per_page=1").get_json()["images"][0]
+    for path in ("/", f"/images/{first['id']}"):
+        html = client.get(path).get_data(as_text=True)
+        assert "<script>" not in html and "style=" not in html and "onerror" not in html
+
+
+@pytest.mark.parametrize("path", [
+    "/images/1/../../../../etc/passwd", "/images/..%2f..%2fetc%2fpasswd/file",
+    "/thumbnails/..%2f..%2fetc%2fpasswd.jpg", "/thumbnails/%2e%2e/secret.jpg",
+    "/static/../app.py", "/static/..%2fapp.py", "/images/-1/file"])
+def test_paths_cannot_leave_the_roots(client, path):
+    response = client.get(path)
+    assert response.status_code == 404
+    assert b"create_app" not in response.data and b"root:" not in response.data
+
+
+def test_a_file_replaced_by_a_link_pointing_outside_is_not_served(tmp_path, collection):
+    source = tmp_path / "source"
+    source.mkdir()
+    (source / "a.jpg").write_bytes((collection.root / "group-00" / "picture-00.jpg").read_bytes())
+    (source / "b.jpg").write_bytes((collection.root / "group-00" / "picture-01.jpg").read_bytes())
+    url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    assert run_build(source, url, tmp_path / "t").returncode == 0
+    secret = tmp_path / "secret.jpg"
+    secret.write_bytes(b"\xff\xd8 secret outside the root")
+    os.unlink(source / "a.jpg")
+    os.symlink(secret, source / "a.jpg")
+    client = create_app({"SQLALCHEMY_DATABASE_URI": url}).test_client()
+    image = next(i for i in client.get("/api/images").get_json()["images"] if i["path"] == "a.jpg")
+    response = client.get(image["url"])
+    assert response.status_code == 404 and b"secret" not in response.data
+
+
+def test_database_outage_gives_503_and_the_site_recovers_without_restart(
+        postgres_server, collection, tmp_path):
+    with new_postgres_database(postgres_server) as url:
+        assert run_build(collection.root / "group-00", url, tmp_path / "t").returncode == 0
+        play_outage(url, tmp_path / "t")
+
+
+def play_outage(database_url, thumbnails):
+    """Serve through a proxy, cut it: 503s; restore it: answers again, same app object."""
+    parts = urlsplit(database_url)
+    proxy = TcpProxy(parts.hostname, parts.port or 5432)
+    proxy.start()
+    proxied = urlunsplit((parts.scheme, f"{parts.username}@127.0.0.1:{proxy.port}",
+                          parts.path, "", ""))
+    app = create_app({"SQLALCHEMY_DATABASE_URI": proxied, "THUMBNAIL_DIR": str(thumbnails)})
+    client = app.test_client()
+    assert client.get("/healthz").status_code == 200
+    proxy.stop()
+    down = client.get("/healthz")
+    assert down.status_code == 503 and down.get_json()["status"] == "unavailable"
+    page = client.get("/")
+    assert page.status_code == 503 and "database" in page.get_data(as_text=True)
+    proxy.start()
+    assert client.get("/healthz").get_json() == {"status": "ok", "images": 6}
+    assert client.get("/").status_code == 200
+    proxy.stop()
