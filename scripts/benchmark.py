@@ -4,6 +4,7 @@
     benchmark.py embed IMAGE_DIR            whole build_index.py run vs the whole seed run
     benchmark.py neighbors --n N --dim D --k K [--compare-seed] [--method exact|faiss]
     benchmark.py store --rows N             bulk rows/s vs one ORM insert per row
+    benchmark.py rerun                      re-run after a 10% change vs the first run
     benchmark.py all [--out FILE]           all of them at sizes that fit this machine,
                                             as the README's Markdown table
 
@@ -96,6 +97,38 @@ def precision_agreement(image_dir: str, sample: int) -> dict:
 def cmd_seed_run(args) -> dict:
     from seed_method import seed_run
     return {"images": seed_run(args.image_dir, args.database_url)}
+
+
+# --- rerun ------------------------------------------------------------------------------
+
+def cmd_rerun(args) -> dict:
+    """First run on 1000 images, then 100 removed and 40 added, re-run, vs from scratch."""
+    import shutil
+    from demo_images import make_collection
+    from index_lists import active_lists
+    with tempfile.TemporaryDirectory() as tmp:
+        images = os.path.join(tmp, "images")
+        make_collection(images, groups=100, per_group=10, seed=3)
+        make_collection(os.path.join(tmp, "extra"), groups=4, per_group=10, seed=4)
+
+        def build(url, thumbs):
+            return timed([sys.executable, BUILD, images, "--weights", "none", "--no-progress",
+                          "--database-url", url, "--thumbnail-dir", thumbs])
+
+        url = f"sqlite:///{tmp}/index.sqlite3"
+        first_s, _ = build(url, f"{tmp}/thumbs")
+        for g in range(10):  # 100 removed: the whole of ten groups
+            shutil.rmtree(os.path.join(images, f"group-{g:02d}"))
+        for g in range(4):   # 40 added
+            shutil.move(os.path.join(tmp, "extra", f"group-{g:02d}"),
+                        os.path.join(images, f"added-{g:02d}"))
+        second_s, out = build(url, f"{tmp}/thumbs")
+        scratch = f"sqlite:///{tmp}/scratch.sqlite3"
+        build(scratch, f"{tmp}/thumbs2")
+        identical = active_lists(url) == active_lists(scratch)
+    return {"first_seconds": round(first_s, 2), "rerun_seconds": round(second_s, 2),
+            "ratio": round(second_s / first_s, 3), "identical_to_scratch": identical,
+            "rerun_summary": out.strip().splitlines()[-1]}
 
 
 # --- neighbors -------------------------------------------------------------------------
@@ -227,6 +260,7 @@ def main() -> None:
     neighbors.add_argument("--memory-mb", type=int, default=256)
     neighbors.add_argument("--compare-seed", action="store_true")
     neighbors.add_argument("--seed-only", action="store_true", help=argparse.SUPPRESS)
+    sub.add_parser("rerun", help="re-run after 100 removed and 40 added, vs from scratch")
     store = sub.add_parser("store")
     store.add_argument("--rows", type=int, default=1_000_000)
     store.add_argument("--orm-rows", type=int, default=20_000)
@@ -237,7 +271,7 @@ def main() -> None:
     everything.add_argument("--out", help="also write the Markdown table here")
     args = parser.parse_args()
     handler = {"embed": cmd_embed, "seed-run": cmd_seed_run, "neighbors": cmd_neighbors,
-               "store": cmd_store, "all": cmd_all}[args.command]
+               "rerun": cmd_rerun, "store": cmd_store, "all": cmd_all}[args.command]
     print(json.dumps(handler(args)), flush=True)
 
 

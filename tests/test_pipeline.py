@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from conftest import K, run_build
-from index_queries import active_lists, query
+from scripts.index_lists import active_lists, query
 
 SUMMARY = re.compile(r"^indexed (\d+) images, skipped (\d+), [\d.]+ s, [\d.]+ images/s .*$")
 

@@ -9,7 +9,7 @@ import time
 from PIL import Image
 
 from conftest import ROOT, run_build
-from index_queries import active_lists, query
+from scripts.index_lists import active_lists, query
 from scripts.demo_images import make_collection
 from webapp import create_app
 

@@ -1,4 +1,4 @@
-"""Read a built index straight from its database, for tests that check what the job wrote."""
+"""Read a built index straight from its database: the lists the job wrote, by path."""
 from collections import defaultdict
 
 import sqlalchemy as sa
