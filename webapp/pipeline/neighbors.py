@@ -18,7 +18,9 @@ For each chunk of query rows:
 """
 from __future__ import annotations
 
+import functools
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -82,17 +84,31 @@ def exact_top_k(vectors: np.ndarray, k: int, *, memory_mb: int = 256, device: st
     rescore_error = vectors.shape[1] * UNIT_ROUNDOFF[torch.float32]
     fast_dtype = fast_dtype or default_fast_dtype(device, n)
     first = _fast_pass(base, kk, fast_dtype, device)
-    fallback = None  # an fp32 pass, made only if some row needs it
     step = chunk_rows(n, memory_mb, first.columns.element_size(), first.m)
-    for start in tqdm(range(0, n, step), desc="neighbours", unit="chunk", disable=not progress,
-                      file=sys.stderr):
-        todo = np.arange(start, min(n, start + step))
-        todo = _certified_search(first, base, todo, kk, ids, scores, rescore_error)
+
+    @functools.cache
+    def fp32_pass() -> FastPass:  # made only if some row needs it
+        return _fast_pass(base, kk, torch.float32, device)
+
+    def finish(todo, cand_scores, cand):
+        todo = _certify(first, base, todo, cand_scores, cand, kk, ids, scores, rescore_error)
         if todo.size and fast_dtype != torch.float32:
-            fallback = fallback or _fast_pass(base, kk, torch.float32, device)
-            todo = _certified_search(fallback, base, todo, kk, ids, scores, rescore_error)
+            todo = _certified_search(fp32_pass(), base, todo, kk, ids, scores, rescore_error)
         for row in todo:
             ids[row], scores[row] = _full_row(base, row, kk)
+
+    # Re-scoring (numpy, memory-bound) runs on a second thread while the next chunk's
+    # product runs: both release the GIL.
+    with ThreadPoolExecutor(1) as pool:
+        pending = None
+        for start in tqdm(range(0, n, step), desc="neighbours", unit="chunk",
+                          disable=not progress, file=sys.stderr):
+            todo = np.arange(start, min(n, start + step))
+            found = _candidates(first, base, todo)
+            if pending:
+                pending.result()
+            pending = pool.submit(finish, todo, *found)
+        pending.result()
     np.clip(scores, -1.0, 1.0, out=scores)
     return ids, scores
 
@@ -116,7 +132,14 @@ def _fast_pass(base: np.ndarray, kk: int, dtype: torch.dtype, device: str) -> Fa
 def _certified_search(fast: FastPass, base: np.ndarray, rows: np.ndarray, kk: int,
                       ids: np.ndarray, scores: np.ndarray, rescore_error: float) -> np.ndarray:
     """Fill in `rows` of ids and scores; return the rows this pass could not certify."""
-    cand_scores, cand = _candidates(fast, base, rows)
+    return _certify(fast, base, rows, *_candidates(fast, base, rows), kk, ids, scores,
+                    rescore_error)
+
+
+def _certify(fast: FastPass, base: np.ndarray, rows: np.ndarray, cand_scores: np.ndarray,
+             cand: np.ndarray, kk: int, ids: np.ndarray, scores: np.ndarray,
+             rescore_error: float) -> np.ndarray:
+    """Re-score the candidates into ids and scores; return the rows left uncertified."""
     ids[rows], scores[rows] = _rerank(base, rows, cand, kk)
     if fast.m >= fast.n - 1:  # every other vector was a candidate
         return rows[:0]
