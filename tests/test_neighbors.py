@@ -61,11 +61,13 @@ def test_duplicates_and_ties_break_by_index_and_never_include_self():
         assert scores[i, 0] == pytest.approx(1.0)
 
 
-def test_all_equal_vectors_tie_everywhere():
-    vectors = unit(np.ones((20, 4)))
-    ids, _ = exact_top_k(vectors, 3)
+@pytest.mark.parametrize("fast_dtype", [torch.float32, torch.bfloat16])
+def test_all_equal_vectors_tie_everywhere(fast_dtype):
+    """Exact ties defeat every certificate: bf16 falls back to fp32, then to full rows."""
+    vectors = unit(np.ones((100, 4)))
+    ids, _ = exact_top_k(vectors, 3, fast_dtype=fast_dtype)
     for i, row in enumerate(ids):
-        assert list(row) == [j for j in range(20) if j != i][:3]
+        assert list(row) == [j for j in range(100) if j != i][:3]
 
 
 def test_mutual_pairs_have_identical_scores():
