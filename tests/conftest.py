@@ -1,4 +1,5 @@
 """Fixtures: generated collections, a fresh PostgreSQL database, indexes built by the real CLI."""
+import contextlib
 import os
 import subprocess
 import sys
@@ -60,17 +61,26 @@ def postgres_server() -> str:
     return url
 
 
+@contextlib.contextmanager
+def fresh_postgres_database(server: str):
+    """Create a database on `server`; yield its Heroku-style postgres:// URL; drop it after."""
+    name = f"simimg_test_{uuid.uuid4().hex[:10]}"
+    admin = psycopg2.connect(server)
+    admin.autocommit = True
+    admin.cursor().execute(f"CREATE DATABASE {name}")
+    parts = urlsplit(server)
+    try:
+        yield urlunsplit(("postgres", parts.netloc, "/" + name, "", ""))
+    finally:
+        admin.cursor().execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.close()
+
+
 @pytest.fixture(scope="session")
 def postgres_url(postgres_server) -> str:
     """A fresh database for this test run, as a Heroku-style postgres:// URL; dropped after."""
-    name = f"simimg_test_{uuid.uuid4().hex[:10]}"
-    admin = psycopg2.connect(postgres_server)
-    admin.autocommit = True
-    admin.cursor().execute(f"CREATE DATABASE {name}")
-    parts = urlsplit(postgres_server)
-    yield urlunsplit(("postgres", parts.netloc, "/" + name, "", ""))
-    admin.cursor().execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    admin.close()
+    with fresh_postgres_database(postgres_server) as url:
+        yield url
 
 
 @dataclass
