@@ -1,14 +1,20 @@
 """Tiers (exact, near-duplicate, similar), their calibration, and the duplicate groups."""
 import contextlib
 import io
+import json
+import re
 import shutil
+import sqlite3
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import fresh_postgres_database, run_build
+from conftest import ROOT, fresh_postgres_database, run_build
 from scripts.demo_images import make_collection
+from test_pipeline import query
 from webapp import create_app
 from webapp.duplicates import group_links
 from webapp.pipeline.calibration import EDITS, calibrate_vectors, choose_threshold
@@ -130,3 +136,21 @@ def test_search_results_carry_tiers(dup_client):
                                                              "q.jpg")}).get_json()["results"]
     assert results[0]["path"] == "group-04/picture-00.jpg"
     assert [r["tier"] for r in results] == ["near-duplicate", "similar", "similar"]
+
+
+@pytest.mark.parametrize("built", ["sqlite"], indirect=True)
+def test_calibrate_tiers_script_reports_and_saves(built, tmp_path):
+    copy = tmp_path / "copy.sqlite3"
+    with sqlite3.connect(built.url.removeprefix("sqlite:///")) as source, \
+            sqlite3.connect(copy) as target:
+        source.backup(target)
+    url = f"sqlite:///{copy}"
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "calibrate_tiers.py"),
+                             "--weights", "none", "--pictures", "4", "--database-url", url,
+                             "--save"], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "cropped 5% a side" in result.stdout and "distinct pairs (150)" in result.stdout
+    printed = float(re.search(r"near-duplicate threshold: ([\d.]+)", result.stdout)[1])
+    (threshold, calibration), = query(url, "SELECT near_duplicate_threshold, calibration "
+                                           "FROM embedders")
+    assert threshold == printed and json.loads(calibration)["pictures"] == 4

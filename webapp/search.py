@@ -68,10 +68,11 @@ class QueryEmbedder:
     def scores(self, matrix: np.ndarray, query: np.ndarray) -> np.ndarray:
         """Return matrix @ query in float32, the float16 rows converted chunk by chunk."""
         out = np.empty(len(matrix), np.float32)
+        column = np.ascontiguousarray(query[:, None])
         for start in range(0, len(matrix), SCORE_CHUNK_ROWS):
             rows = matrix[start:start + SCORE_CHUNK_ROWS]
             out[start:start + len(rows)] = self.scorer.run(None, {"rows": rows,
-                                                                  "query": query})[0]
+                                                                  "query": column})[0][:, 0]
         return out
 
 

@@ -64,9 +64,10 @@ def scorer_onnx(dim: int) -> bytes:
         [helper.make_node("Cast", ["rows"], ["rows32"], to=TensorProto.FLOAT),
          helper.make_node("MatMul", ["rows32", "query"], ["scores"])],
         "scorer",
+        # A column query, not a vector: onnxruntime's 1-D MatMul is ~6x slower than its GEMM.
         [helper.make_tensor_value_info("rows", TensorProto.FLOAT16, ["n", dim]),
-         helper.make_tensor_value_info("query", TensorProto.FLOAT, [dim])],
-        [helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["n"])])
+         helper.make_tensor_value_info("query", TensorProto.FLOAT, [dim, 1])],
+        [helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["n", 1])])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
     model.ir_version = IR_VERSION
     return model.SerializeToString()
