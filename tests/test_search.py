@@ -1,6 +1,7 @@
 """Search by uploaded image: POST /api/search and the /search page, against built indexes."""
 import io
 import re
+import sqlite3
 import struct
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from PIL import Image
 
 from conftest import K, ROOT
 from webapp import create_app
+from webapp.pipeline.store import ensure_schema
 
 
 def upload(client, data: bytes, url="/api/search", field="image", name="query.jpg", **form):
@@ -155,6 +157,7 @@ def test_searching_loads_no_torch(built):
     code = f"""
 import io, sys
 from webapp import create_app
+from webapp.pipeline.store import ensure_schema
 app = create_app({{"SQLALCHEMY_DATABASE_URI": {built.url!r}}})
 data = open({str(path)!r}, "rb").read()
 response = app.test_client().post("/api/search", data={{"image": (io.BytesIO(data), "q.jpg")}})
@@ -163,3 +166,28 @@ print(response.status_code, sorted(m for m in ("torch", "torchvision") if m in s
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                          text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "200 []"
+
+
+@pytest.mark.parametrize("built", ["sqlite"], indirect=True)
+def test_search_says_why_it_is_unavailable(client, built, tmp_path):
+    data = (built.collection.root / "group-00/picture-00.jpg").read_bytes()
+    assert upload(client, data).status_code == 200  # this process has that index loaded
+    empty = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'empty.sqlite3'}"})
+    with empty.app_context():
+        ensure_schema()
+    response = upload(empty.test_client(), data)
+    assert response.status_code == 503 and "no index" in response.get_json()["error"]
+
+    # The same index as if built before search existed: the same build id, no embedder.
+    old = tmp_path / "old.sqlite3"
+    with sqlite3.connect(built.url.removeprefix("sqlite:///")) as source, \
+            sqlite3.connect(old) as target:
+        source.backup(target)
+        target.execute("DELETE FROM embedders")
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{old}"})
+    response = upload(app.test_client(), data)
+    assert response.status_code == 503 and "re-run" in response.get_json()["error"]
+    # Without a calibrated threshold the pages still work, telling only exact copies apart.
+    image_id = ids_by_path(client)["group-00/picture-00.jpg"]
+    similar = app.test_client().get(f"/api/images/{image_id}").get_json()["similar"]
+    assert [s["tier"] for s in similar] == ["similar"] * K

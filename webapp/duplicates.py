@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
+from flask import current_app
 from sqlalchemy import text
 
 from .db import db
@@ -72,18 +73,14 @@ def find_groups(build: Build, threshold: float | None) -> list[DuplicateGroup]:
     return group_links(links, hash_of)
 
 
-_lock = threading.Lock()
-_cache: dict[tuple[int, float | None], list[DuplicateGroup]] = {}
-
-
 def duplicate_groups(build: Build, threshold: float | None) -> list[DuplicateGroup]:
-    """Return the build's groups, computed once per worker for a build and threshold."""
+    """Return the build's groups, computed once per worker (app) for a build and threshold."""
+    slot = current_app.extensions.setdefault("duplicate_groups", {"lock": threading.Lock()})
     key = (build.id, threshold)
-    with _lock:
-        if key not in _cache:
-            _cache.clear()  # only the active build's groups are ever asked for again
-            _cache[key] = find_groups(build, threshold)
-        return _cache[key]
+    with slot["lock"]:
+        if slot.get("key") != key:
+            slot["groups"], slot["key"] = find_groups(build, threshold), key
+        return slot["groups"]
 
 
 def page_of_groups(build: Build, groups: list[DuplicateGroup], page: int, per_page: int):

@@ -11,8 +11,9 @@ import logging
 import threading
 from dataclasses import dataclass
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import onnxruntime as ort
 from flask import current_app
 from sqlalchemy import select
 
@@ -20,6 +21,9 @@ from .db import db
 from .imaging import THUMBNAIL_SIZE, center_crop, open_rgb
 from .models import Build, Embedding, IndexedImage, StoredEmbedder
 from .pipeline.scan import content_hasher  # hashlib only: no torch
+
+if TYPE_CHECKING:
+    import onnxruntime as ort
 
 log = logging.getLogger(__name__)
 SCORE_CHUNK_ROWS = 4096  # float32 copies of 8 MB: stay in cache, no big transient per query
@@ -42,6 +46,8 @@ class QueryEmbedder:
 
     @classmethod
     def load(cls, model_key: str, threads: int) -> QueryEmbedder:
+        # Imported on the first search: workers that only serve pages never load it.
+        import onnxruntime as ort
         stored = db.session.get(StoredEmbedder, model_key)
         if stored is None:
             raise SearchUnavailable("this index was built before search by image existed; "
@@ -97,33 +103,39 @@ def load_matrix(build: Build) -> tuple[np.ndarray, np.ndarray]:
         .where(IndexedImage.build_id == build.id)
         .order_by(IndexedImage.position)
         .execution_options(yield_per=LOAD_BATCH_ROWS))
-    ids, blocks = [], []
+    ids = np.empty(build.image_count, np.int64)
+    matrix, filled = None, 0
     for batch in rows.partitions():
-        ids.extend(image_id for image_id, _ in batch)
-        blocks.append(np.frombuffer(b"".join(v for _, v in batch), np.float32)
-                      .reshape(len(batch), -1).astype(np.float16))
-    matrix = np.concatenate(blocks) if blocks else np.empty((0, 0), np.float16)
-    return np.array(ids, np.int64), matrix
-
-
-_lock = threading.Lock()
-_loaded: LoadedIndex | None = None
+        block = np.frombuffer(b"".join(v for _, v in batch), np.float32).reshape(len(batch), -1)
+        if matrix is None:  # filled in place: a 1 GB index never needs 2 GB to load
+            matrix = np.empty((build.image_count, block.shape[1]), np.float16)
+        matrix[filled:filled + len(batch)] = block
+        ids[filled:filled + len(batch)] = [image_id for image_id, _ in batch]
+        filled += len(batch)
+    if matrix is None:
+        return ids[:0], np.empty((0, 0), np.float16)
+    return ids[:filled], matrix[:filled]
 
 
 def loaded_index(build: Build) -> LoadedIndex:
-    """Return this worker's copy of `build`'s index, loading it if the active build changed."""
-    global _loaded
-    with _lock:
-        if _loaded is None or _loaded.build_id != build.id:
-            threads = current_app.config.get("SEARCH_THREADS", 1)
-            embedder = (_loaded.embedder if _loaded and _loaded.embedder.model_key ==
-                        build.model_key else QueryEmbedder.load(build.model_key, threads))
-            _loaded = None  # let the old matrix go before the new one is read
+    """Return this worker's copy of `build`'s index, loading it if the active build changed.
+
+    Kept on the app (one per worker): two apps in one process (tests) never share it.
+    """
+    slot = current_app.extensions.setdefault("search_index", {"lock": threading.Lock(),
+                                                              "index": None})
+    with slot["lock"]:
+        loaded = slot["index"]
+        if loaded is None or loaded.build_id != build.id:
+            embedder = (loaded.embedder if loaded and loaded.embedder.model_key ==
+                        build.model_key else
+                        QueryEmbedder.load(build.model_key, current_app.config["SEARCH_THREADS"]))
+            slot["index"] = loaded = None  # let the old matrix go before the new one is read
             image_ids, matrix = load_matrix(build)
-            _loaded = LoadedIndex(build.id, embedder, image_ids, matrix)
+            slot["index"] = loaded = LoadedIndex(build.id, embedder, image_ids, matrix)
             log.info("loaded build %d for search: %d images, %.1f MB", build.id,
-                     len(image_ids), _loaded.nbytes / 1e6)
-        return _loaded
+                     len(image_ids), loaded.nbytes / 1e6)
+        return loaded
 
 
 @dataclass
