@@ -60,3 +60,33 @@ def test_browse_gallery_open_image_follow_a_recommendation(server, browser, buil
     heading = browser.find_element(By.CLASS_NAME, "file-name").text
     assert heading in built.collection.groups
     assert len(browser.find_elements(By.CSS_SELECTOR, ".recommendation")) == K
+
+
+def test_search_by_upload_through_the_page(server, browser, built):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    path = "group-02/picture-03.jpg"
+    browser.get(server + "/")
+    browser.find_element(By.LINK_TEXT, "Search").click()
+    browser.find_element(By.ID, "search-image").send_keys(str(built.collection.root / path))
+    browser.find_element(By.CSS_SELECTOR, ".search-form button[type=submit]").click()
+    WebDriverWait(browser, 30).until(
+        expected_conditions.presence_of_all_elements_located((By.CSS_SELECTOR, ".recommendation")))
+
+    results = browser.find_elements(By.CSS_SELECTOR, ".recommendation")
+    assert len(results) == K
+    assert float(results[0].find_element(By.CLASS_NAME, "score").text) >= 0.99
+    assert results[0].find_element(By.CLASS_NAME, "tier").text == "exact"
+    results[0].find_element(By.TAG_NAME, "a").click()
+    assert browser.find_element(By.CLASS_NAME, "file-name").text == path
+
+
+def test_gunicorn_refuses_a_60_mb_upload_and_stays_healthy(server):
+    response = requests.post(server + "/api/search", timeout=60,
+                             files={"image": ("huge.jpg", b"\xff\xd8" + bytes(60 * 2**20))})
+    assert response.status_code == 413 and "20 MB" in response.json()["error"]
+    text = requests.post(server + "/api/search", files={"image": ("a.txt", b"text")}, timeout=10)
+    assert text.status_code == 400 and "error" in text.json()
+    assert requests.get(server + "/healthz", timeout=10).status_code == 200

@@ -76,6 +76,7 @@ def test_rerun_reuses_embeddings_and_keeps_image_ids(collection, tmp_path):
     assert dict(query(url, "SELECT path, id FROM images")) == ids
     statuses = sorted(s for s, in query(url, "SELECT status FROM builds"))
     assert statuses == ["active", "superseded"]
+    assert query(url, "SELECT count(*) FROM embedders") == [(1,)]  # exported once
 
 
 @pytest.mark.parametrize("count,expected", [(1, 0), (2, 1)])

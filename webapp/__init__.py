@@ -30,10 +30,14 @@ def create_app(overrides: dict | None = None) -> Flask:
     db.init_app(app)
     Migrate(app, db, directory=MIGRATIONS_DIR)
 
-    from . import api, errors, files, security, views
+    from . import (api, duplicate_views, errors, files, search_views, security, uploads,
+                   views)
+    app.request_class = uploads.InMemoryRequest
     app.register_blueprint(views.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(files.bp)
+    app.register_blueprint(search_views.bp)
+    app.register_blueprint(duplicate_views.bp)
     errors.init_app(app)
     security.init_app(app)
     return app

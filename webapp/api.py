@@ -1,6 +1,7 @@
 """The JSON API and the health check."""
 from flask import Blueprint, abort, current_app, jsonify, request
 
+from . import tiers
 from .files import image_links
 from .models import Build
 
@@ -48,7 +49,7 @@ def image_detail(image_id: int):
     """Return an image and its recommendations, best first."""
     build = Build.active() or abort(404)
     row = build.image(image_id) or abort(404)
-    similar = [dict(image_links(r), score=r.score) for r in build.similar(image_id)]
+    similar = tiers.entries(build, row.content_hash, build.similar(image_id))
     return jsonify({**image_links(row), "width": row.width, "height": row.height,
                     "similar": similar})
 

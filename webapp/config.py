@@ -40,3 +40,5 @@ class Config:
         self.MAX_UPLOAD_MB = float(env.get("MAX_UPLOAD_MB", "20"))
         self.MAX_CONTENT_LENGTH = int(self.MAX_UPLOAD_MB * 1024 * 1024)
         self.PER_PAGE = int(env.get("PER_PAGE", "48"))
+        # onnxruntime threads per worker for search by upload; one each suits a worker per core.
+        self.SEARCH_THREADS = int(env.get("SEARCH_THREADS", "1"))

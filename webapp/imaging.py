@@ -28,14 +28,18 @@ class DecodedImage:
     height: int
 
 
-def open_rgb(source, min_size: int) -> DecodedImage:
+def open_rgb(source, min_size: int, max_pixels: int | None = None) -> DecodedImage:
     """Decode `source` (a path or file object) to RGB, upright, at least `min_size` px a side.
 
     Raises OSError (or a subclass such as PIL.UnidentifiedImageError) for files Pillow
-    cannot read, and Image.DecompressionBombError for files too large to decode safely.
+    cannot read, and Image.DecompressionBombError for files too large to decode safely:
+    over twice Pillow's limit at open, over `max_pixels` (when given) before decoding.
     """
     with Image.open(source) as img:
         width, height = img.size
+        if max_pixels and width * height > max_pixels:
+            raise Image.DecompressionBombError(
+                f"{width} x {height} pixels is more than the {max_pixels} allowed")
         if img.getexif().get(EXIF_ORIENTATION) in (5, 6, 7, 8):
             width, height = height, width
         # JPEG only: decode at 1/2, 1/4 or 1/8 scale when that still leaves min_size pixels;

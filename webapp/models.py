@@ -96,6 +96,21 @@ class Build(db.Model):
             .order_by(Recommendation.rank)
         ).all()
 
+    def images(self, image_ids) -> dict:
+        """Return {id: row (id, path, content_hash)} for the given ids of this build."""
+        return {row.id: row for row in self._rows(Image.id.in_(list(image_ids)))}
+
+    def at_positions(self, positions) -> dict:
+        """Return {gallery position: row (id, path, content_hash, position)}."""
+        return {row.position: row
+                for row in self._rows(IndexedImage.position.in_(list(positions)))}
+
+    def _rows(self, condition):
+        return db.session.execute(
+            select(Image.id, Image.path, IndexedImage.content_hash, IndexedImage.position)
+            .join(IndexedImage, IndexedImage.image_id == Image.id)
+            .where(IndexedImage.build_id == self.id, condition)).all()
+
 
 class Image(db.Model):
     """A file of the collection, by its path relative to the root; its id outlives builds."""
@@ -149,3 +164,30 @@ class Embedding(db.Model):
     height: Mapped[int] = mapped_column(Integer)
     vector: Mapped[bytes] = mapped_column(LargeBinary)
 
+
+
+class StoredEmbedder(db.Model):
+    """The exact embedder a model_key's vectors came from, as ONNX, for the web's search.
+
+    Kept in the database so that a web process on another host needs nothing but
+    DATABASE_URL; written once per model_key by the offline job.
+    """
+
+    __tablename__ = "embedders"
+
+    model_key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    # uint8 NHWC crop in, L2-normalised float32 vector out: normalisation is inside the graph.
+    onnx: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    # float16 rows x float32 query -> float32 scores, so the web needs no ONNX builder.
+    scorer_onnx: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    preprocessing: Mapped[dict] = mapped_column(JSON)
+    dim: Mapped[int] = mapped_column(Integer)
+    near_duplicate_threshold: Mapped[float | None] = mapped_column(Float)
+    calibration: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @classmethod
+    def threshold(cls, model_key: str) -> float | None:
+        """Return the calibrated near-duplicate threshold of a model, or None if unknown."""
+        return db.session.scalar(select(cls.near_duplicate_threshold)
+                                 .where(cls.model_key == model_key))

@@ -3,6 +3,7 @@ import math
 
 from flask import Blueprint, abort, current_app, render_template, request
 
+from . import tiers
 from .files import image_links
 from .models import Build
 
@@ -29,6 +30,6 @@ def image(image_id: int):
     """Show an image and its recommendations, best first."""
     build = Build.active() or abort(404)
     row = build.image(image_id) or abort(404)
-    similar = [dict(image_links(r), score=r.score) for r in build.similar(image_id)]
+    similar = tiers.entries(build, row.content_hash, build.similar(image_id))
     return render_template("image.html", build=build, image=dict(image_links(row), row=row),
                            similar=similar)

@@ -172,14 +172,20 @@ def collate(samples: list[Decoded]) -> tuple[torch.Tensor, list[Decoded]]:
     return pixels, samples
 
 
+def standardize(pixels: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+    """Turn uint8 NHWC crops into the model's float NCHW input (the ONNX export runs this too)."""
+    x = pixels.permute(0, 3, 1, 2).float().div(255)
+    return (x - mean) / std
+
+
 def embed_batch(embedder: Embedder, pixels: torch.Tensor) -> np.ndarray:
     """Return L2-normalised float32 embeddings for a uint8 NHWC batch."""
     device = embedder.device
     # uint8 crosses to the device (4x less than float), then is normalised there.
-    x = pixels.to(device, non_blocking=True).permute(0, 3, 1, 2).float().div_(255)
     mean = torch.tensor(embedder.mean, device=device).view(1, 3, 1, 1)
     std = torch.tensor(embedder.std, device=device).view(1, 3, 1, 1)
-    x = ((x - mean) / std).contiguous(memory_format=torch.channels_last)
+    x = standardize(pixels.to(device, non_blocking=True), mean, std)
+    x = x.contiguous(memory_format=torch.channels_last)
     autocast = (torch.autocast(device.type, dtype=embedder.autocast_dtype)
                 if embedder.autocast_dtype else contextlib.nullcontext())
     with torch.inference_mode(), autocast:

@@ -109,7 +109,9 @@ def run_build(options: BuildOptions) -> Summary:
 
 
 def _build(build: Build, root: str, embedder, options: BuildOptions, started: float) -> Summary:
-    timings = {}
+    # The web's search by upload runs this export; first, so a failure costs no embedding.
+    from .export import ensure_exported
+    timings = ensure_exported(embedder)
     tick = time.perf_counter()
     files, skips = scan(root)
     files, unreadable = hash_files(files)

@@ -65,9 +65,14 @@ def _unusable(full_path: str, real_root: str) -> str | None:
     return None
 
 
+def content_hasher():
+    """Return the hash object of a file's content hash (the web hashes uploads with it too)."""
+    return hashlib.blake2b(digest_size=16)
+
+
 def file_digest(full_path: str) -> tuple[int, str]:
     """Return (size in bytes, blake2b-128 hex digest) of a file's content."""
-    digest = hashlib.blake2b(digest_size=16)
+    digest = content_hasher()
     size = 0
     with open(full_path, "rb") as f:
         while chunk := f.read(HASH_CHUNK):

@@ -1,0 +1,99 @@
+#!/usr/bin/env python
+"""Re-run the near-duplicate calibration of a model; print it, and optionally store it.
+
+The job calibrates each new model once, on drawn pictures (see
+webapp/pipeline/calibration.py). This script re-runs that calibration, on more drawn
+pictures or on a folder of your own distinct pictures, and with --save replaces the
+threshold that the site uses for that model's indexes.
+
+    python scripts/calibrate_tiers.py [--images DIR] [--pictures 16] [--weights none]
+        [--database-url URL] [--save]
+"""
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from PIL import Image  # noqa: E402
+
+from webapp import create_app  # noqa: E402
+from webapp.pipeline.scan import scan  # noqa: E402
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--images", help="folder of distinct pictures (default: drawn ones)")
+    parser.add_argument("--pictures", type=int, default=16,
+                        help="how many pictures (drawn, or the first of --images)")
+    parser.add_argument("--weights", default="imagenet", help="as for build_index.py")
+    parser.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto")
+    parser.add_argument("--database-url", default=None,
+                        help="default: $DATABASE_URL, else SQLite in the instance folder")
+    parser.add_argument("--save", action="store_true",
+                        help="store the threshold for this model in the database")
+    return parser.parse_args(argv)
+
+
+def load_pictures(folder: str, count: int) -> list[Image.Image]:
+    files, _ = scan(folder)
+    pictures = []
+    for f in files[:count]:
+        with Image.open(f.full_path) as img:
+            pictures.append(img.convert("RGB"))
+    return pictures
+
+
+def report_lines(result: dict) -> list[str]:
+    lines = [f"{'edit':<42} {'min':>8} {'median':>8} {'recall':>7}"]
+    for name, stats in result["edits"].items():
+        lines.append(f"{name:<42} {stats['min']:8.4f} {stats['median']:8.4f} "
+                     f"{stats['recall']:7.0%}")
+    distinct = result["distinct"]
+    lines.append(f"distinct pairs ({distinct['pairs']}): max {distinct['max']:.4f}, "
+                 f"99th percentile {distinct['p99']:.4f}, median {distinct['median']:.4f}")
+    lines.append(f"near-duplicate threshold: {result['threshold']:.6f} "
+                 f"({result['pictures']} pictures)")
+    return lines
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    from webapp.pipeline.calibration import calibrate, synthetic_pictures
+    from webapp.pipeline.embed import WeightsUnavailable, load_embedder
+    try:
+        embedder = load_embedder(args.weights, "auto", args.precision)
+    except WeightsUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 3
+    pictures = (load_pictures(args.images, args.pictures) if args.images
+                else synthetic_pictures(args.pictures))
+    if len(pictures) < 2:
+        print("error: calibration needs at least two pictures", file=sys.stderr)
+        return 1
+    result = calibrate(embedder, pictures)
+    print(f"model {embedder.model_key} ({embedder.precision})")
+    print("\n".join(report_lines(result)))
+    if args.save:
+        return save(args.database_url, embedder.model_key, result)
+    return 0
+
+
+def save(database_url: str | None, model_key: str, result: dict) -> int:
+    from webapp.db import db
+    from webapp.models import StoredEmbedder
+    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url} if database_url else {})
+    with app.app_context():
+        stored = db.session.get(StoredEmbedder, model_key)
+        if stored is None:
+            print(f"error: no index of this database uses {model_key}; run build_index.py "
+                  "with these weights first", file=sys.stderr)
+            return 1
+        stored.near_duplicate_threshold, stored.calibration = result["threshold"], result
+        db.session.commit()
+    print(f"saved: indexes built with {model_key} now use {result['threshold']:.6f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,156 @@
+"""Tiers (exact, near-duplicate, similar), their calibration, and the duplicate groups."""
+import contextlib
+import io
+import json
+import re
+import shutil
+import sqlite3
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import ROOT, new_postgres_database, run_build
+from scripts.demo_images import make_collection
+from test_pipeline import query
+from webapp import create_app
+from webapp.duplicates import group_links
+from webapp.pipeline.calibration import EDITS, calibrate_vectors, choose_threshold
+from webapp.tiers import tier
+
+EXACT_PAIR = ["copies/exact.jpg", "group-00/picture-00.jpg"]
+NEAR_GROUP = ["copies/reencoded.jpg", "copies/resized.jpg", "group-01/picture-00.jpg"]
+
+
+def test_tier_rules():
+    assert tier(0.5, True, 0.99) == "exact"  # same content wins, whatever the score
+    assert tier(0.995, False, 0.99) == tier(0.99, False, 0.99) == "near-duplicate"
+    assert tier(0.9899, False, 0.99) == "similar"
+    assert tier(0.9999, False, None) == "similar"  # no calibrated threshold: no near tier
+
+
+def test_threshold_sits_in_the_gap_or_above_every_distinct_pair():
+    assert choose_threshold(np.array([0.97, 0.97, 0.97]), np.array([0.5, 0.9])) == 0.935
+    overlapping = choose_threshold(np.array([0.9, 0.95, 0.99]), np.array([0.5, 0.96]))
+    assert 0.96 < overlapping < 0.961
+
+
+def test_calibration_reports_recall_per_edit():
+    """Two pictures: copies close to their original, the pictures far apart."""
+    rng = np.random.default_rng(0)
+    bases = np.linalg.qr(rng.standard_normal((8, 2)))[0].T  # two orthonormal vectors
+    vectors, owners, edits = [], [], []
+    for number, base in enumerate(bases):
+        for edit in ["original", *EDITS]:
+            noisy = base + (0 if edit == "original" else 0.05) * rng.standard_normal(8)
+            vectors.append(noisy / np.linalg.norm(noisy))
+            owners.append(number)
+            edits.append(edit)
+    report = calibrate_vectors(np.array(vectors), np.array(owners), edits)
+    assert report["distinct"]["max"] < report["threshold"] < 1
+    assert set(report["edits"]) == set(EDITS)
+    assert all(e["recall"] == 1.0 for e in report["edits"].values())
+
+
+def test_groups_are_connected_components_in_gallery_order():
+    links = [(5, 9), (9, 7), (2, 3), (3, 2)]
+    groups = group_links(links, {2: "h", 3: "h"})
+    assert [(g.tier, g.positions) for g in groups] == [("exact", [2, 3]),
+                                                      ("near-duplicate", [5, 7, 9])]
+
+
+def write_duplicates_collection(root):
+    """Five distinct pictures; an exact copy of the first; two near-duplicates of the second."""
+    make_collection(str(root), groups=5, per_group=1, seed=3)
+    (root / "copies").mkdir()
+    shutil.copy(root / EXACT_PAIR[1], root / EXACT_PAIR[0])
+    original = Image.open(root / NEAR_GROUP[2])
+    original.save(root / NEAR_GROUP[0], quality=60)
+    original.resize((original.width // 2, original.height // 2)).save(root / NEAR_GROUP[1])
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def dup_client(request, tmp_path_factory):
+    """A client of an index of the duplicates collection, on each database backend."""
+    folder = tmp_path_factory.mktemp(f"duplicates-{request.param}")
+    write_duplicates_collection(folder / "images")
+    with contextlib.ExitStack() as stack:
+        if request.param == "sqlite":
+            url = f"sqlite:///{folder / 'index.sqlite3'}"
+        else:
+            server = request.getfixturevalue("postgres_server")
+            url = stack.enter_context(new_postgres_database(server))
+        result = run_build(folder / "images", url, folder / "thumbs", "--k", 3)
+        assert result.returncode == 0, result.stderr
+        app = create_app({"SQLALCHEMY_DATABASE_URI": url, "THUMBNAIL_DIR": str(folder / "thumbs")})
+        yield app.test_client()
+        with app.app_context():
+            from webapp.db import db
+            db.engine.dispose()
+
+
+def paths(images):
+    return [i["path"] for i in images]
+
+
+def test_duplicate_groups_api(dup_client):
+    body = dup_client.get("/api/duplicates").get_json()
+    assert 0.99 < body["threshold"] < 1 and body["total"] == 2
+    exact, near = body["groups"]
+    assert (exact["tier"], exact["size"], paths(exact["images"])) == ("exact", 2, EXACT_PAIR)
+    assert (near["tier"], paths(near["images"])) == ("near-duplicate", NEAR_GROUP)
+    assert set(exact["images"][0]) == {"id", "path", "url", "thumbnail_url"}
+    second = dup_client.get("/api/duplicates?page=2&per_page=1").get_json()
+    assert second["groups"] == [near] and (second["page"], second["per_page"]) == (2, 1)
+    assert dup_client.get("/api/duplicates?page=3&per_page=1").get_json()["groups"] == []
+    assert dup_client.get("/api/duplicates?per_page=0").status_code == 400
+
+
+def test_duplicates_page(dup_client):
+    html = dup_client.get("/duplicates").get_data(as_text=True)
+    assert "2 groups" in html and html.count('class="duplicate-group') == 2
+    assert 'class="tier">exact' in html and 'class="tier">near-duplicate' in html
+    assert dup_client.get("/duplicates?page=2").status_code == 404
+
+
+def test_recommendations_carry_tiers(dup_client):
+    ids = {i["path"]: i["id"] for i in dup_client.get("/api/images").get_json()["images"]}
+    copy = dup_client.get(f"/api/images/{ids[EXACT_PAIR[0]]}").get_json()["similar"]
+    assert (copy[0]["path"], copy[0]["tier"]) == (EXACT_PAIR[1], "exact")
+    assert [s["tier"] for s in copy[1:]] == ["similar", "similar"]
+    original = dup_client.get(f"/api/images/{ids[NEAR_GROUP[2]]}").get_json()["similar"]
+    assert sorted(paths(original[:2])) == NEAR_GROUP[:2]
+    assert [s["tier"] for s in original] == ["near-duplicate", "near-duplicate", "similar"]
+    html = dup_client.get(f"/images/{ids[NEAR_GROUP[2]]}").get_data(as_text=True)
+    assert html.count('class="tier">near-duplicate') == 2
+
+
+def test_search_results_carry_tiers(dup_client):
+    picture = Image.open(io.BytesIO(dup_client.get(
+        dup_client.get("/api/images").get_json()["images"][-1]["url"]).data))
+    out = io.BytesIO()
+    picture.crop((10, 8, picture.width - 10, picture.height - 8)).save(out, "JPEG", quality=70)
+    results = dup_client.post("/api/search", data={"image": (io.BytesIO(out.getvalue()),
+                                                             "q.jpg")}).get_json()["results"]
+    assert results[0]["path"] == "group-04/picture-00.jpg"
+    assert [r["tier"] for r in results] == ["near-duplicate", "similar", "similar"]
+
+
+@pytest.mark.parametrize("built", ["sqlite"], indirect=True)
+def test_calibrate_tiers_script_reports_and_saves(built, tmp_path):
+    copy = tmp_path / "copy.sqlite3"
+    with sqlite3.connect(built.url.removeprefix("sqlite:///")) as source, \
+            sqlite3.connect(copy) as target:
+        source.backup(target)
+    url = f"sqlite:///{copy}"
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "calibrate_tiers.py"),
+                             "--weights", "none", "--pictures", "4", "--database-url", url,
+                             "--save"], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "cropped 5% a side" in result.stdout and "distinct pairs (150)" in result.stdout
+    printed = float(re.search(r"near-duplicate threshold: ([\d.]+)", result.stdout)[1])
+    (threshold, calibration), = query(url, "SELECT near_duplicate_threshold, calibration "
+                                           "FROM embedders")
+    assert threshold == printed and json.loads(calibration)["pictures"] == 4
