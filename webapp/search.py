@@ -10,7 +10,6 @@ import io
 import logging
 import threading
 from dataclasses import dataclass
-
 from typing import TYPE_CHECKING
 
 import numpy as np
