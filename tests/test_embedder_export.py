@@ -1,4 +1,6 @@
 """The ONNX embedder the job stores agrees with the job's own torch embeddings."""
+import os
+
 import numpy as np
 import pytest
 import sqlalchemy as sa
@@ -67,3 +69,22 @@ def test_export_is_stored_once_per_model_with_its_preprocessing(app):
         assert row.preprocessing["mean"] == [0.485, 0.456, 0.406] and row.dim == 512
         assert len(row.onnx) > 40e6  # ResNet18's 11.7M float32 parameters travel with it
         assert row.calibration["threshold"] == row.near_duplicate_threshold
+
+
+def test_a_second_database_reuses_the_export_cached_on_this_machine(tmp_path, monkeypatch):
+    from webapp import create_app
+    from webapp.pipeline.embed import load_embedder
+    from webapp.pipeline.export import cache_paths, ensure_exported
+    from webapp.pipeline.store import ensure_schema
+    monkeypatch.setenv("SIMILAR_IMAGES_CACHE", str(tmp_path / "cache"))
+    embedder = load_embedder("none", "cpu")
+    timings = []
+    for name in ("first", "second"):
+        app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / name}.sqlite3"})
+        with app.app_context():
+            ensure_schema()
+            timings.append(ensure_exported(embedder))
+    first, second = (sum(t.values()) for t in timings)
+    assert second < first / 4  # read back, not exported and calibrated again
+    onnx_path, json_path = cache_paths(embedder.model_key)
+    assert os.path.getsize(onnx_path) > 1_000_000 and os.path.exists(json_path)

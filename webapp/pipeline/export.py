@@ -7,7 +7,10 @@ The graph takes the uint8 crop that webapp.imaging cuts and does the rest itself
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 import logging
+import os
 import time
 
 import torch
@@ -73,15 +76,68 @@ def scorer_onnx(dim: int) -> bytes:
     return model.SerializeToString()
 
 
+# Part of the cache key: bump it when the export or the calibration changes, since the
+# model_key does not cover this code.
+EXPORT_VERSION = 1
+
+
+def cache_paths(model_key: str) -> tuple[str, str]:
+    """Return the (onnx, json) files that cache a model_key's export on this machine."""
+    folder = os.environ.get("SIMILAR_IMAGES_CACHE") or os.path.join(
+        os.path.expanduser("~"), ".cache", "similar-images")
+    key = f"v{EXPORT_VERSION}:{model_key}".encode()
+    stem = os.path.join(folder, hashlib.sha256(key).hexdigest()[:32])
+    return stem + ".onnx", stem + ".json"
+
+
+def load_cached(model_key: str):
+    """Return (onnx, dim, calibration) exported earlier on this machine, or None."""
+    onnx_path, json_path = cache_paths(model_key)
+    try:
+        with open(json_path) as f:
+            meta = json.load(f)
+        with open(onnx_path, "rb") as f:
+            onnx = f.read()
+    except (OSError, ValueError):
+        return None
+    if meta.get("model_key") != model_key:
+        return None
+    return onnx, meta["dim"], meta["calibration"]
+
+
+def save_cached(model_key: str, onnx: bytes, dim: int, calibration: dict) -> None:
+    """Keep the export for the next database on this machine (it takes seconds to make).
+
+    The model_key pins the weights, torchvision version, device and precision, so a cached
+    export is the same bytes a new export would give. Failing to cache costs only time.
+    """
+    onnx_path, json_path = cache_paths(model_key)
+    meta = json.dumps({"model_key": model_key, "dim": dim, "calibration": calibration})
+    try:
+        os.makedirs(os.path.dirname(onnx_path), exist_ok=True)
+        for path, data in ((onnx_path, onnx), (json_path, meta.encode())):
+            with open(path + ".tmp", "wb") as f:  # the json last: it marks a whole entry
+                f.write(data)
+            os.replace(path + ".tmp", path)
+    except OSError as exc:
+        log.warning("could not cache the ONNX export in %s: %s", onnx_path, exc)
+
+
 def ensure_exported(embedder: Embedder) -> dict:
     """Export, calibrate and store the embedder unless its model_key has it; return timings."""
     if db.session.scalar(select(StoredEmbedder.model_key)
                          .where(StoredEmbedder.model_key == embedder.model_key)):
         return {}
     tick = time.perf_counter()
-    onnx, dim = export_onnx(embedder)
-    exported = time.perf_counter()
-    calibration = calibrate(embedder)
+    cached = load_cached(embedder.model_key)
+    if cached:
+        onnx, dim, calibration = cached
+        exported = time.perf_counter()
+    else:
+        onnx, dim = export_onnx(embedder)
+        exported = time.perf_counter()
+        calibration = calibrate(embedder)
+        save_cached(embedder.model_key, onnx, dim, calibration)
     log.info("exported %s to ONNX (%.1f MB) and calibrated its near-duplicate threshold: %.4f",
              embedder.model_key, len(onnx) / 1e6, calibration["threshold"])
     db.session.add(StoredEmbedder(
