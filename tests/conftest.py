@@ -3,12 +3,14 @@ import os
 import subprocess
 import sys
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2
 import pytest
+from sqlalchemy import event
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -26,6 +28,21 @@ def run_build(image_dir, database_url, thumbnail_dir, *extra, weights="none"):
            "--database-url", database_url, "--thumbnail-dir", str(thumbnail_dir),
            "--weights", weights, "--no-progress", "--workers", "2", *map(str, extra)]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=900, cwd=ROOT)
+
+
+def sql_sent(engine, fetch) -> list[tuple[str, object]]:
+    """Run `fetch()` and return the (statement, parameters) the engine sent meanwhile."""
+    seen = []
+
+    def record(_conn, _cursor, statement, parameters, *_args):
+        seen.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        fetch()
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    return seen
 
 
 @dataclass
@@ -60,17 +77,33 @@ def postgres_server() -> str:
     return url
 
 
+@contextmanager
+def new_database(server_url: str):
+    """Create a database on the server, yield it as a Heroku-style postgres:// URL, drop it."""
+    name = f"simimg_test_{uuid.uuid4().hex[:10]}"
+    admin = psycopg2.connect(server_url)
+    admin.autocommit = True
+    admin.cursor().execute(f"CREATE DATABASE {name}")
+    parts = urlsplit(server_url)
+    try:
+        yield urlunsplit(("postgres", parts.netloc, "/" + name, "", ""))
+    finally:
+        admin.cursor().execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.close()
+
+
 @pytest.fixture(scope="session")
 def postgres_url(postgres_server) -> str:
     """A fresh database for this test run, as a Heroku-style postgres:// URL; dropped after."""
-    name = f"simimg_test_{uuid.uuid4().hex[:10]}"
-    admin = psycopg2.connect(postgres_server)
-    admin.autocommit = True
-    admin.cursor().execute(f"CREATE DATABASE {name}")
-    parts = urlsplit(postgres_server)
-    yield urlunsplit(("postgres", parts.netloc, "/" + name, "", ""))
-    admin.cursor().execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    admin.close()
+    with new_database(postgres_server) as url:
+        yield url
+
+
+@pytest.fixture
+def empty_postgres_url(postgres_server) -> str:
+    """A database of one test's own, empty (postgres_url is shared with the built index)."""
+    with new_database(postgres_server) as url:
+        yield url
 
 
 @dataclass

@@ -27,7 +27,8 @@ def create_app(overrides: dict | None = None) -> Flask:
     db.init_app(app)
     Migrate(app, db, directory=MIGRATIONS_DIR)
 
-    from . import api, errors, files, static_files, views
+    from . import api, caching, errors, files, static_files, views
+    caching.init_app(app)
     static_files.init_app(app)
     app.register_blueprint(views.bp)
     app.register_blueprint(api.bp)

@@ -37,3 +37,10 @@ class Config:
         self.MAX_UPLOAD_MB = float(env.get("MAX_UPLOAD_MB", "20"))
         self.MAX_CONTENT_LENGTH = int(self.MAX_UPLOAD_MB * 1024 * 1024)
         self.PER_PAGE = int(env.get("PER_PAGE", "48"))
+        # Images on object storage or a CDN: originals at IMAGE_BASE_URL/<path>, thumbnails at
+        # THUMBNAIL_BASE_URL/<thumbnail path> (default IMAGE_BASE_URL/thumbnails).
+        self.IMAGE_BASE_URL = env.get("IMAGE_BASE_URL") or None
+        self.THUMBNAIL_BASE_URL = env.get("THUMBNAIL_BASE_URL") or None
+        # How stale a web process may be after a publish, and its rendered-page cache size.
+        self.INDEX_REFRESH_SECONDS = float(env.get("INDEX_REFRESH_SECONDS", "2"))
+        self.PAGE_CACHE_MB = float(env.get("PAGE_CACHE_MB", "32"))
