@@ -1,48 +1,27 @@
 """A person in headless Chromium browses the gallery served by a real gunicorn."""
 import os
 import shutil
-import socket
-import subprocess
 import sys
-import time
 
 import pytest
-import requests
 
+import live_server
 from conftest import K, ROOT
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def server(built):
     """gunicorn app:app on a free port, against the built index; stopped after the test."""
-    port = free_port()
+    port = live_server.free_port()
     env = dict(os.environ, DATABASE_URL=built.url, THUMBNAIL_DIR=str(built.thumbnails))
     gunicorn = os.path.join(os.path.dirname(sys.executable), "gunicorn")
-    process = subprocess.Popen([gunicorn, "-b", f"127.0.0.1:{port}", "-w", "2", "app:app"],
-                               cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(url + "/healthz", timeout=2).status_code == 200:
-                break
-        except requests.RequestException:  # not listening yet, or workers still booting
-            time.sleep(0.1)
-    else:
-        process.kill()
-        pytest.fail("gunicorn did not start: " + process.stderr.read().decode())
+    process = live_server.start([gunicorn, "-b", f"127.0.0.1:{port}", "-w", "2", "app:app"],
+                                env, ROOT, url)
     yield url
-    process.terminate()
-    process.wait(timeout=10)
+    live_server.stop(process)
 
 
 @pytest.fixture
