@@ -20,8 +20,9 @@ REFRESH_SECONDS = 1
 
 
 def honcho_start(*args) -> list[str]:
+    # --env: a developer's .env (their own DATABASE_URL) must not override the test's.
     return [sys.executable, "-m", "honcho", "start", "--procfile", "Procfile",
-            "--app-root", str(ROOT), "--no-colour", *args]
+            "--app-root", str(ROOT), "--env", os.devnull, "--no-colour", *args]
 
 
 def test_procfile_release_job_web_on_an_empty_postgres_database(empty_postgres_url, collection,
