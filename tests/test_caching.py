@@ -4,6 +4,7 @@ import pytest
 from conftest import sql_sent
 from webapp.caching import EXTENSION, CachedPage, LRUCache
 from webapp.db import db
+from webapp.warmup import warm_pages
 
 PAGES = ["/", "/?page=1", "/api/images?per_page=7", "/images/{id}", "/api/images/{id}"]
 
@@ -26,6 +27,11 @@ def test_a_cached_page_is_the_page_with_an_etag_to_revalidate(app, client, page)
     assert client.get(url, headers={"If-None-Match": '"other"'}).status_code == 200
 
 
+def keep_build(app) -> None:
+    """Look the active build up only once, so that statement counts do not depend on timing."""
+    app.extensions[EXTENSION].ttl = 3600
+
+
 def statements_during(app, fetch) -> list:
     with app.app_context():
         engine = db.engine
@@ -34,11 +40,26 @@ def statements_during(app, fetch) -> list:
 
 def test_an_image_page_takes_two_queries_then_none(app, client):
     """The image and its recommendations (one query, whatever k); nothing once cached."""
+    keep_build(app)
     ids = [i["id"] for i in client.get("/api/images?per_page=3").get_json()["images"]]
     assert len(statements_during(app, lambda: client.get(f"/images/{ids[1]}"))) == 2
     assert len(statements_during(app, lambda: client.get(f"/api/images/{ids[2]}"))) == 2
     assert statements_during(app, lambda: client.get(f"/images/{ids[1]}")) == []
     assert len(statements_during(app, lambda: client.get("/healthz"))) == 1  # always asks
+
+
+def test_warming_renders_gallery_then_image_pages_up_to_the_limit(app, client, built):
+    app.config.update(PER_PAGE=20, PAGE_CACHE_WARM=10)
+    keep_build(app)
+    assert warm_pages(app) == 10  # "/", three gallery pages, then six image pages
+    pages = app.extensions[EXTENSION].pages
+    assert [key[1:] for key in pages.items][:4] == [("/", ""), ("/", "page=1"), ("/", "page=2"),
+                                                    ("/", "page=3")]
+    first = client.get("/api/images?per_page=1").get_json()["images"][0]["id"]
+    assert statements_during(app, lambda: client.get("/?page=3")) == []
+    assert statements_during(app, lambda: client.get(f"/images/{first}")) == []
+    app.config["PAGE_CACHE_WARM"] = 0
+    assert warm_pages(app) == 0
 
 
 def test_errors_are_not_cached(app, client):

@@ -65,3 +65,4 @@ def test_procfile_release_job_web_on_an_empty_postgres_database(empty_postgres_u
     finally:
         output = live_server.stop(web)
     assert "GET /api/images" in output  # gunicorn's access log goes to stdout
+    assert f"rendered {total + 2} pages" in output  # "/", "/?page=1" and the image pages

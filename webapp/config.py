@@ -44,3 +44,5 @@ class Config:
         # How stale a web process may be after a publish, and its rendered-page cache size.
         self.INDEX_REFRESH_SECONDS = float(env.get("INDEX_REFRESH_SECONDS", "2"))
         self.PAGE_CACHE_MB = float(env.get("PAGE_CACHE_MB", "32"))
+        # Pages gunicorn's master renders before forking the workers (webapp/warmup.py).
+        self.PAGE_CACHE_WARM = int(env.get("PAGE_CACHE_WARM", "2000"))
