@@ -10,11 +10,13 @@ with random weights if the database has no index yet, starts the Procfile's `web
 through every image page and every gallery page. Each worker's page cache starts empty, so a
 first wrk run of --warmup seconds is reported apart (the cold start); then the medians of the
 measured runs, and whether they met the target (>= 1000 requests/s, p99 <= 30 ms, no
-errors). Needs Debian's `wrk` (`make system-deps` installs it).
+errors). Also the CPU the web and wrk spend per request, which other work on the machine
+changes much less than requests/s. Needs Debian's `wrk` (`make system-deps` installs it).
 """
 import argparse
 import json
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -136,21 +138,50 @@ def page_paths(base: str) -> list[str]:
     return [f"/?page={p}" for p in range(1, pages + 1)] + [f"/images/{i}" for i in ids]
 
 
-def run_wrk(base: str, script: str, args, seconds: int) -> dict:
+def group_cpu_seconds(group: int) -> float:
+    """Return the CPU time (user + system) used so far by the processes of a process group."""
+    total = 0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:  # exited meanwhile
+            continue
+        if int(fields[2]) == group:
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_wrk(base: str, script: str, args, seconds: int, web) -> dict:
+    """Run wrk once; return its numbers and the CPU that the web and wrk spent per request.
+
+    Other work on the machine changes requests/s a lot; CPU per request much less, and it
+    says what two idle cores could serve: 2 s / (web + wrk CPU per request).
+    """
     command = ["wrk", "-t", str(args.threads), "-c", str(args.connections),
                "-d", f"{seconds}s", "--latency", "-s", script, base]
+    web_cpu, wrk_cpu = group_cpu_seconds(web.pid), children_cpu_seconds()
     out = subprocess.run(command, capture_output=True, text=True, check=True,
                          timeout=seconds + 60).stdout
+    web_cpu, wrk_cpu = group_cpu_seconds(web.pid) - web_cpu, children_cpu_seconds() - wrk_cpu
     line = next(x for x in out.splitlines() if x.startswith("RESULT "))
     result = json.loads(line[len("RESULT "):])
     result["rps"] = result["requests"] / result["seconds"]
+    result["web_us"] = web_cpu / result["requests"] * 1e6
+    result["wrk_us"] = wrk_cpu / result["requests"] * 1e6
     return result
 
 
 def report(label: str, result: dict) -> None:
     print(f"{label}: {result['rps']:.0f} requests/s, p50 {result['p50_ms']:.2f} ms, "
           f"p99 {result['p99_ms']:.2f} ms, socket errors {result['socket_errors']}, "
-          f"HTTP errors {result['http_errors']}", flush=True)
+          f"HTTP errors {result['http_errors']}; CPU per request: web {result['web_us']:.0f} us, "
+          f"wrk {result['wrk_us']:.0f} us", flush=True)
 
 
 def main() -> int:
@@ -186,10 +217,10 @@ def main() -> int:
             with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
                 script.write(LUA % ", ".join(json.dumps(p) for p in paths))
             if args.warmup:
-                report("cold start", run_wrk(base, script.name, args, args.warmup))
+                report("cold start", run_wrk(base, script.name, args, args.warmup, process))
             results = []
             for run in range(1, args.runs + 1):
-                results.append(run_wrk(base, script.name, args, args.duration))
+                results.append(run_wrk(base, script.name, args, args.duration, process))
                 report(f"run {run}", results[-1])
             os.unlink(script.name)
         finally:
@@ -198,11 +229,13 @@ def main() -> int:
     rps = statistics.median(r["rps"] for r in results)
     p99 = statistics.median(r["p99_ms"] for r in results)
     errors = sum(r["socket_errors"] + r["http_errors"] for r in results)
+    cpu_us = statistics.median(r["web_us"] + r["wrk_us"] for r in results)
     met = rps >= TARGET_RPS and p99 <= TARGET_P99_MS and errors == 0
     print(f"{len(paths)} URLs ({len(paths) - sum(p.startswith('/?') for p in paths)} image pages), "
           f"WEB_CONCURRENCY={args.workers}, wrk -t{args.threads} -c{args.connections} "
           f"-d{args.duration}s x {args.runs}: median {rps:.0f} requests/s, median p99 {p99:.2f} ms, "
-          f"{errors} errors: target {'met' if met else 'MISSED'} "
+          f"{errors} errors, median CPU {cpu_us:.0f} us a request (web + wrk; two idle cores: "
+          f"~{2e6 / cpu_us:.0f} requests/s): target {'met' if met else 'MISSED'} "
           f"(>= {TARGET_RPS} requests/s, p99 <= {TARGET_P99_MS:g} ms, no errors); log {log_path}")
     return 0 if met else 1
 
