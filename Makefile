@@ -6,7 +6,7 @@ JOB_STAMP := $(VENV)/.job-installed
 TEST_STAMP := $(VENV)/.test-installed
 DEMO_DIR := demo_images
 
-.PHONY: demo test install browser clean
+.PHONY: demo test install system-deps browser load clean
 
 # pip keeps downloaded wheels in its cache (~/.cache/pip), so a fresh .venv does not fetch
 # torch's ~5 GB again. torch==2.14.1 is pinned so that pip does not pick a local 2.13 build.
@@ -24,18 +24,26 @@ $(TEST_STAMP): $(JOB_STAMP) requirements-test.txt
 
 install: $(TEST_STAMP)
 
-# Debian's Chromium and ChromeDriver for the browser tests (installed when missing, as root).
-browser:
-	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+# Debian packages: Chromium and ChromeDriver for the browser tests, wrk for `make load`
+# (installed when missing, as root).
+system-deps:
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null \
+	    || ! command -v wrk >/dev/null; then \
 	  if [ "$$(id -u)" = 0 ]; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver wrk; \
 	  else \
-	    echo "chromium/chromedriver missing and not root: browser tests will be skipped"; \
+	    echo "chromium/chromedriver/wrk missing and not root: browser tests will be skipped, make load will not run"; \
 	  fi; \
 	fi
 
-test: $(TEST_STAMP) browser
+browser: system-deps
+
+test: $(TEST_STAMP) system-deps
 	$(PY) -m pytest
+
+# gunicorn as the Procfile runs it, under wrk, on a 1000-image index (see README, Performance).
+load: $(JOB_STAMP) system-deps
+	$(PY) scripts/load_test.py
 
 demo: $(JOB_STAMP)
 	$(PY) scripts/demo.py --dir $(DEMO_DIR)

@@ -1,10 +1,8 @@
 """Fixtures: generated collections, a fresh PostgreSQL database, indexes built by the real CLI."""
 import contextlib
 import os
-import socket
 import subprocess
 import sys
-import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +10,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2
 import pytest
-import requests
+from sqlalchemy import event
+
+import live_server
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -32,38 +32,34 @@ def run_build(image_dir, database_url, thumbnail_dir, *extra, weights="none"):
     return subprocess.run(cmd, capture_output=True, text=True, timeout=900, cwd=ROOT)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextlib.contextmanager
 def serve(database_url, thumbnail_dir, workers=2):
     """Run gunicorn app:app on a free loopback port; yield its base URL, stop it after."""
-    port = free_port()
+    port = live_server.free_port()
     env = dict(os.environ, DATABASE_URL=database_url, THUMBNAIL_DIR=str(thumbnail_dir))
     gunicorn = os.path.join(os.path.dirname(sys.executable), "gunicorn")
-    process = subprocess.Popen([gunicorn, "-b", f"127.0.0.1:{port}", "-w", str(workers),
-                                "app:app"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
+    process = live_server.start([gunicorn, "-b", f"127.0.0.1:{port}", "-w", str(workers),
+                                 "app:app"], env, ROOT, url)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if requests.get(url + "/healthz", timeout=2).status_code == 200:
-                    break
-            except requests.RequestException:  # not listening yet, or workers still booting
-                pass
-            if time.monotonic() > deadline or process.poll() is not None:
-                process.kill()
-                raise RuntimeError("gunicorn did not start: " + process.stderr.read().decode())
-            time.sleep(0.1)
         yield url
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        live_server.stop(process)
+
+
+def sql_sent(engine, fetch) -> list[tuple[str, object]]:
+    """Run `fetch()` and return the (statement, parameters) the engine sent meanwhile."""
+    seen = []
+
+    def record(_conn, _cursor, statement, parameters, *_args):
+        seen.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        fetch()
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    return seen
 
 
 @dataclass

@@ -30,9 +30,11 @@ def create_app(overrides: dict | None = None) -> Flask:
     db.init_app(app)
     Migrate(app, db, directory=MIGRATIONS_DIR)
 
-    from . import (api, duplicate_views, errors, files, search_views, security, uploads,
-                   views)
+    from . import (api, caching, duplicate_views, errors, files, search_views, security,
+                   static_files, uploads, views)
     app.request_class = uploads.InMemoryRequest
+    caching.init_app(app)
+    static_files.init_app(app)
     app.register_blueprint(views.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(files.bp)

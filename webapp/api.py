@@ -2,6 +2,7 @@
 from flask import Blueprint, abort, current_app, jsonify, request
 
 from . import tiers
+from .caching import active_build, cached_page
 from .files import image_links
 from .models import Build
 
@@ -34,20 +35,22 @@ def bad_request(exc: BadRequest):
 
 
 @bp.get("/api/images")
+@cached_page
 def list_images():
     """List one page of the collection."""
     page = positive_int_arg("page", 1)
     per_page = positive_int_arg("per_page", current_app.config["PER_PAGE"], MAX_PER_PAGE)
-    build = Build.active()
+    build = active_build()
     rows = build.page(page, per_page) if build else []
     return jsonify(total=build.image_count if build else 0, page=page, per_page=per_page,
                    images=[image_links(row) for row in rows])
 
 
 @bp.get("/api/images/<int:image_id>")
+@cached_page
 def image_detail(image_id: int):
     """Return an image and its recommendations, best first."""
-    build = Build.active() or abort(404)
+    build = active_build() or abort(404)
     row = build.image(image_id) or abort(404)
     similar = tiers.entries(build, row.content_hash, build.similar(image_id))
     return jsonify({**image_links(row), "width": row.width, "height": row.height,
@@ -57,5 +60,6 @@ def image_detail(image_id: int):
 @bp.get("/healthz")
 def healthz():
     """Say whether the database answers, and how many images the site serves."""
+    # Asks the database every time, unlike the pages: this is what monitors poll.
     build = Build.active()
     return jsonify(status="ok", images=build.image_count if build else 0)

@@ -42,3 +42,12 @@ class Config:
         self.PER_PAGE = int(env.get("PER_PAGE", "48"))
         # onnxruntime threads per worker for search by upload; one each suits a worker per core.
         self.SEARCH_THREADS = int(env.get("SEARCH_THREADS", "1"))
+        # Images on object storage or a CDN: originals at IMAGE_BASE_URL/<path>, thumbnails at
+        # THUMBNAIL_BASE_URL/<thumbnail path> (default IMAGE_BASE_URL/thumbnails).
+        self.IMAGE_BASE_URL = env.get("IMAGE_BASE_URL") or None
+        self.THUMBNAIL_BASE_URL = env.get("THUMBNAIL_BASE_URL") or None
+        # How stale a web process may be after a publish, and its rendered-page cache size.
+        self.INDEX_REFRESH_SECONDS = float(env.get("INDEX_REFRESH_SECONDS", "2"))
+        self.PAGE_CACHE_MB = float(env.get("PAGE_CACHE_MB", "32"))
+        # Pages gunicorn's master renders before forking the workers (webapp/warmup.py).
+        self.PAGE_CACHE_WARM = int(env.get("PAGE_CACHE_WARM", "2000"))

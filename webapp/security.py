@@ -2,11 +2,11 @@
 from urllib.parse import urlsplit
 
 
-def content_security_policy(image_base_url: str | None) -> str:
-    """Return the CSP: everything from this origin only, images also from IMAGE_BASE_URL."""
+def content_security_policy(*image_base_urls: str | None) -> str:
+    """Return the CSP: everything from this origin only, images also from their CDN hosts."""
     images = "'self' data:"
-    if image_base_url:
-        parts = urlsplit(image_base_url)
+    for url in filter(None, image_base_urls):
+        parts = urlsplit(url)
         images += f" {parts.scheme}://{parts.netloc}"
     return ("default-src 'self'; script-src 'self'; style-src 'self'; "
             f"img-src {images}; object-src 'none'; base-uri 'self'; form-action 'self'; "
@@ -15,7 +15,8 @@ def content_security_policy(image_base_url: str | None) -> str:
 
 def init_app(app) -> None:
     """Register the after-request hook that adds the headers."""
-    policy = content_security_policy(app.config.get("IMAGE_BASE_URL"))
+    policy = content_security_policy(app.config.get("IMAGE_BASE_URL"),
+                                     app.config.get("THUMBNAIL_BASE_URL"))
 
     @app.after_request
     def add_security_headers(response):

@@ -4,16 +4,17 @@ import math
 from flask import Blueprint, abort, current_app, render_template, request
 
 from . import tiers
+from .caching import active_build, cached_page
 from .files import image_links
-from .models import Build
 
 bp = Blueprint("views", __name__)
 
 
 @bp.get("/")
+@cached_page
 def gallery():
     """Show one page of the collection's thumbnails."""
-    build = Build.active()
+    build = active_build()
     per_page = current_app.config["PER_PAGE"]
     page = request.args.get("page", 1, type=int)
     total = build.image_count if build else 0
@@ -26,9 +27,10 @@ def gallery():
 
 
 @bp.get("/images/<int:image_id>")
+@cached_page
 def image(image_id: int):
     """Show an image and its recommendations, best first."""
-    build = Build.active() or abort(404)
+    build = active_build() or abort(404)
     row = build.image(image_id) or abort(404)
     similar = tiers.entries(build, row.content_hash, build.similar(image_id))
     return render_template("image.html", build=build, image=dict(image_links(row), row=row),

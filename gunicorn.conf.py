@@ -1,0 +1,29 @@
+"""gunicorn settings for the Procfile's web process, read from the environment (Heroku-style)."""
+import os
+
+bind = f"0.0.0.0:{os.environ.get('PORT', '5000')}"
+# Heroku sets WEB_CONCURRENCY from the dyno's size; 2 suits a small dyno or a 2-core machine.
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+# Sync workers: pages are short CPU work. Measured with wrk on 2 cores (README, Performance),
+# gthread's kept-alive connections stay with one worker and doubled p99. GUNICORN_CMD_ARGS
+# (read by gunicorn itself) can still change any of this, e.g. "--worker-class gthread".
+worker_class = "sync"
+# The router gives up after 30 s; a worker stuck longer than that is killed and replaced.
+timeout = 30
+graceful_timeout = 20
+# Load the app once in the master: a broken app fails at start-up, workers fork fast and
+# share memory. Nothing touches the database before a request, so no connection is shared.
+preload_app = True
+accesslog = "-"
+errorlog = "-"
+
+
+def when_ready(server):
+    """Render the first pages in the master, so that the forked workers start warm."""
+    from webapp.warmup import warm_pages
+    try:
+        warm_pages(server.app.wsgi())
+    except Exception as exc:  # a database not reachable yet must not keep the site down
+        reason = (str(exc).splitlines() or [""])[0]
+        server.log.warning("pages not rendered before starting the workers: %s: %s",
+                           exc.__class__.__name__, reason)
