@@ -3,6 +3,7 @@ import os
 import shutil
 
 import pytest
+import requests
 
 from conftest import K, serve
 

@@ -1,6 +1,5 @@
 """The offline job end to end through its CLI, on SQLite and on PostgreSQL."""
 import re
-from collections import defaultdict
 
 import numpy as np
 import pytest
