@@ -116,6 +116,13 @@ def postgres_url(postgres_server) -> str:
         yield url
 
 
+@pytest.fixture
+def empty_postgres_url(postgres_server) -> str:
+    """A database of one test's own, empty (postgres_url is shared with the built index)."""
+    with new_postgres_database(postgres_server) as url:
+        yield url
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request, tmp_path) -> str:
     """An empty database of each backend for one test."""

@@ -15,8 +15,9 @@ import pytest
 import live_server
 from conftest import K, ROOT
 
-# The installed size stated in the README is about 115 MB; this catches a heavy newcomer.
-MAX_SITE_PACKAGES_MB = 200
+# The installed size stated in the README is about 200 MB (onnxruntime 74 MB of it); this
+# catches a heavy newcomer such as torch (several GB).
+MAX_SITE_PACKAGES_MB = 300
 
 
 @pytest.fixture(scope="module")

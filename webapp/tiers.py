@@ -7,7 +7,7 @@ webapp/pipeline/calibration.py and scripts/calibrate_tiers.py). "similar": anyth
 from __future__ import annotations
 
 from .files import image_links
-from .models import Build, StoredEmbedder
+from .models import Build
 
 EXACT, NEAR_DUPLICATE, SIMILAR = "exact", "near-duplicate", "similar"
 
@@ -22,7 +22,7 @@ def tier(score: float, same_content: bool, threshold: float | None) -> str:
 
 
 def near_duplicate_threshold(build: Build) -> float | None:
-    return StoredEmbedder.threshold(build.model_key)
+    return build.near_duplicate_threshold
 
 
 def entries(build: Build, own_hash: str, rows, scores=None) -> list[dict]:
