@@ -157,8 +157,10 @@ def spot_check(vectors: np.ndarray, ids: np.ndarray, scores: np.ndarray, rows: i
     truth = np.concatenate([queries @ vectors[s:s + 16384].astype(np.float64).T
                             for s in range(0, len(vectors), 16384)], axis=1)
     truth[np.arange(len(sample)), sample] = -np.inf
+    k = ids.shape[1]
     for i, row in zip(sample, truth):
-        want = np.lexsort((np.arange(len(row)), -row))[:ids.shape[1]]
+        best = np.argpartition(-row, k)[:k + 1]  # k + 1: a tie at the k-th place may swap
+        want = best[np.lexsort((best, -row[best]))][:k]
         # Exact up to float32 rounding: the same ids, or ids whose true scores are the best.
         if not (np.array_equal(ids[i], want) or np.allclose(row[ids[i]], row[want], atol=1e-6)):
             return False
@@ -182,7 +184,8 @@ def cmd_neighbors(args) -> dict:
     if args.method == "faiss":
         ids, scores = faiss_top_k(vectors, args.k)
     else:
-        ids, scores = exact_top_k(vectors, args.k, memory_mb=args.memory_mb)
+        budget = {"memory_mb": args.memory_mb} if args.memory_mb else {}
+        ids, scores = exact_top_k(vectors, args.k, **budget)
     seconds = time.perf_counter() - started
     result = {"n": args.n, "dim": args.dim, "k": args.k, "method": args.method,
               "seconds": round(seconds, 2), "peak_rss_mb": round(peak_rss_mb()),
@@ -277,7 +280,8 @@ def main() -> None:
     neighbors.add_argument("--dim", type=int, default=512)
     neighbors.add_argument("--k", type=int, default=10)
     neighbors.add_argument("--method", choices=["exact", "faiss"], default="exact")
-    neighbors.add_argument("--memory-mb", type=int, default=256)
+    neighbors.add_argument("--memory-mb", type=int, default=None,
+                           help="the score block's budget (default: the job's)")
     neighbors.add_argument("--compare-seed", action="store_true")
     neighbors.add_argument("--seed-only", action="store_true", help=argparse.SUPPRESS)
     sub.add_parser("rerun", help="re-run after 100 removed and 40 added, vs from scratch")

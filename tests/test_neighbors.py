@@ -37,8 +37,34 @@ def test_matches_brute_force(n, k):
 
 def test_small_memory_budget_forces_many_chunks_and_stays_exact():
     vectors = random_unit(300, 16, seed=3)
-    ids, _ = exact_top_k(vectors, 7, memory_mb=0)  # one row per chunk
+    ids, _ = exact_top_k(vectors, 7, memory_mb=0)  # the smallest chunk: 64 rows
     np.testing.assert_array_equal(ids, brute_force(vectors, 7)[0])
+
+
+@pytest.mark.parametrize("fast_dtype", [torch.float32, torch.bfloat16])
+def test_pairs_found_for_later_chunks_are_exact(fast_dtype):
+    """24 chunks in 6 dimensions: close scores everywhere, most neighbours in other chunks."""
+    vectors = random_unit(1500, 6, seed=7, relu=False)
+    ids, scores = exact_top_k(vectors, 10, memory_mb=0, fast_dtype=fast_dtype)
+    want_ids, want_scores = brute_force(vectors, 10)
+    np.testing.assert_allclose(scores, want_scores, atol=1e-6)
+    same = (ids == want_ids).all(axis=1)
+    # Where ids differ, only float32 rounding may have swapped two equal true scores.
+    assert same.mean() > 0.99
+    for row in np.flatnonzero(~same):
+        true = vectors[row].astype(np.float64) @ vectors[ids[row]].astype(np.float64).T
+        np.testing.assert_allclose(true, want_scores[row], atol=1e-6)
+
+
+def test_copies_spread_over_chunks_come_first():
+    base = random_unit(100, 8, seed=8, relu=False)  # no two alike
+    vectors = np.concatenate([base] * 5)  # copies 100 rows apart: in other chunks
+    ids, scores = exact_top_k(vectors, 6, memory_mb=0)
+    for i, row in enumerate(ids):
+        copies = [j for j in range(i % 100, 500, 100) if j != i]
+        assert list(row[:4]) == copies
+        np.testing.assert_allclose(scores[i, :4], 1.0, atol=1e-6)
+    np.testing.assert_array_equal(ids, brute_force(vectors, 6)[0])
 
 
 def test_bf16_fast_pass_is_certified_exact():

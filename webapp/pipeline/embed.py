@@ -19,6 +19,7 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision.models import ResNet18_Weights, resnet18
 
 from ..imaging import THUMBNAIL_SIZE, center_crop, open_rgb, save_thumbnail
+from .hardware import cpu_has_bf16
 
 MODEL_NAME = "resnet18"
 RANDOM_SEED = 0
@@ -108,16 +109,6 @@ def _pick_device(device: str) -> torch.device:
     if device == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("--device cuda asked for, but CUDA is not available here")
     return torch.device(device)
-
-
-def cpu_has_bf16() -> bool:
-    """Return True where the CPU computes bf16 natively (AVX512-BF16 or AMX)."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            flags = f.read()
-    except OSError:
-        return False
-    return " avx512_bf16" in flags or " amx_bf16" in flags
 
 
 def _pick_autocast(device: torch.device, precision: str) -> torch.dtype | None:

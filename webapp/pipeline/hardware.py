@@ -1,0 +1,11 @@
+"""What the CPU computes natively; kept apart from embed.py so that asking costs no import."""
+
+
+def cpu_has_bf16() -> bool:
+    """Return True where the CPU computes bf16 natively (AVX512-BF16 or AMX)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = f.read()
+    except OSError:
+        return False
+    return " avx512_bf16" in flags or " amx_bf16" in flags
