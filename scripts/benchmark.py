@@ -17,6 +17,7 @@ import os
 import platform
 import re
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -61,8 +62,9 @@ def cmd_embed(args) -> dict:
         # cached in ~/.cache/similar-images) is not part of indexing a folder.
         warm = os.path.join(tmp, "warm")
         os.makedirs(warm)
-        for f in sorted(os.listdir(args.image_dir))[:1]:
-            os.symlink(os.path.join(os.path.abspath(args.image_dir), f), os.path.join(warm, f))
+        from webapp.pipeline.scan import scan
+        first = scan(os.path.abspath(args.image_dir))[0][0]  # copied: the job never follows
+        shutil.copy(first.full_path, warm)                   # a link out of its folder
         timed([sys.executable, BUILD, warm, "--weights", "none", "--no-progress",
                "--database-url", f"sqlite:///{tmp}/warm.sqlite3",
                "--thumbnail-dir", f"{tmp}/warm-thumbs"])
@@ -112,7 +114,6 @@ def cmd_seed_run(args) -> dict:
 
 def cmd_rerun(args) -> dict:
     """First run on 1000 images, then 100 removed and 40 added, re-run, vs from scratch."""
-    import shutil
     from demo_images import make_collection
     from index_lists import active_lists
     with tempfile.TemporaryDirectory() as tmp:
@@ -168,6 +169,10 @@ def spot_check(vectors: np.ndarray, ids: np.ndarray, scores: np.ndarray, rows: i
 
 
 def cmd_neighbors(args) -> dict:
+    # The seed runs first, in a child: a child starts with its parent's peak memory as its
+    # own (ru_maxrss survives fork and exec), so the parent must still be small then.
+    seed = run_json(["neighbors", "--n", str(args.n), "--dim", str(args.dim), "--k",
+                     str(args.k), "--seed-only"]) if args.compare_seed else None
     if args.seed_only:
         from seed_method import seed_neighbors
         baseline = peak_rss_mb()
@@ -195,9 +200,7 @@ def cmd_neighbors(args) -> dict:
         result["recall_at_k"] = round(recall_at_k(vectors, ids, sample=1000), 4)
     else:
         result["exact_sample_ok"] = spot_check(vectors, ids, scores, 100)
-    if args.compare_seed:
-        seed = run_json(["neighbors", "--n", str(args.n), "--dim", str(args.dim),
-                         "--k", str(args.k), "--seed-only"])
+    if seed:
         result.update(seed_seconds=seed["seconds"], seed_peak_rss_mb=seed["peak_rss_mb"],
                       seed_baseline_rss_mb=seed["baseline_rss_mb"],
                       speedup=round(seed["seconds"] / seconds, 1))

@@ -35,7 +35,9 @@ from .hardware import cpu_has_bf16
 RERANK_ROWS = 256   # rows re-scored at a time: bounds the (rows, m, d) gather
 # The score block's budget. Bigger blocks mean fewer chunks, and fewer pairs kept for later
 # rows; 512 MB keeps a 100k x 512 search under 2 GB in all (torch itself is ~600 MB of it).
+# Past CHUNK_ROWS rows a chunk's product runs no faster, so small collections use less.
 BLOCK_MB = 512
+CHUNK_ROWS = 2048
 MARGIN = {torch.float32: 8, torch.bfloat16: 64, torch.float16: 32}
 UNIT_ROUNDOFF = {torch.float32: 2.0 ** -24, torch.bfloat16: 2.0 ** -8, torch.float16: 2.0 ** -11}
 
@@ -109,7 +111,7 @@ def exact_top_k(vectors: np.ndarray, k: int, *, memory_mb: int = BLOCK_MB, devic
 def chunk_rows(n: int, memory_mb: int, element_size: int = 4, m: int = 18) -> int:
     """Return how many query rows fit the budget (a multiple of GROUP, at least m)."""
     per_row = n * element_size + m * GROUP * (8 + element_size) * 2 + n // GROUP * 4
-    rows = (memory_mb << 20) // per_row // GROUP * GROUP
+    rows = min(CHUNK_ROWS, (memory_mb << 20) // per_row) // GROUP * GROUP
     return max(rows, -(-m // GROUP) * GROUP)
 
 
