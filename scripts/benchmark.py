@@ -160,8 +160,8 @@ def spot_check(vectors: np.ndarray, ids: np.ndarray, scores: np.ndarray, rows: i
     truth[np.arange(len(sample)), sample] = -np.inf
     k = ids.shape[1]
     for i, row in zip(sample, truth):
-        best = np.argpartition(-row, k)[:k + 1]  # k + 1: a tie at the k-th place may swap
-        want = best[np.lexsort((best, -row[best]))][:k]
+        best = np.argpartition(-row, k - 1)[:k]
+        want = best[np.lexsort((best, -row[best]))]
         # Exact up to float32 rounding: the same ids, or ids whose true scores are the best.
         if not (np.array_equal(ids[i], want) or np.allclose(row[ids[i]], row[want], atol=1e-6)):
             return False
@@ -182,15 +182,14 @@ def cmd_neighbors(args) -> dict:
         return {"seconds": round(time.perf_counter() - started, 2),
                 "peak_rss_mb": round(peak_rss_mb()), "baseline_rss_mb": round(baseline)}
     from webapp.pipeline.approximate import faiss_top_k
-    from webapp.pipeline.neighbors import exact_top_k  # imports torch: not part of the time
+    from webapp.pipeline.neighbors import BLOCK_MB, exact_top_k  # torch: not part of the time
     baseline = peak_rss_mb()  # the interpreter and its libraries (torch alone: ~500 MB)
     vectors = random_vectors(args.n, args.dim)
     started = time.perf_counter()
     if args.method == "faiss":
         ids, scores = faiss_top_k(vectors, args.k)
     else:
-        budget = {"memory_mb": args.memory_mb} if args.memory_mb else {}
-        ids, scores = exact_top_k(vectors, args.k, **budget)
+        ids, scores = exact_top_k(vectors, args.k, memory_mb=args.memory_mb or BLOCK_MB)
     seconds = time.perf_counter() - started
     result = {"n": args.n, "dim": args.dim, "k": args.k, "method": args.method,
               "seconds": round(seconds, 2), "peak_rss_mb": round(peak_rss_mb()),

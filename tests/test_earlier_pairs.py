@@ -1,4 +1,4 @@
-"""The pairs kept for later rows: each row's best m, floors that only rise, ties by index."""
+"""The pairs kept for later rows: each row's best m, floors that only rise, the right bucket."""
 import numpy as np
 
 from webapp.pipeline.earlier_pairs import BUCKET_FACTOR, EarlierPairs

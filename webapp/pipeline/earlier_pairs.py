@@ -35,8 +35,8 @@ class EarlierPairs:
                 self._cut_down(chunk)
 
     def raise_floor(self, rows: np.ndarray, scores: np.ndarray) -> None:
-        """Record that each of `rows` already has m pairs at or above its score."""
-        np.maximum.at(self.floor, rows, scores)
+        """Record that each of `rows` (distinct) already has m pairs at or above its score."""
+        self.floor[rows] = np.maximum(self.floor[rows], scores)
 
     def take(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
         """Return (scores, others) of rows [start, stop): their best m, -inf where fewer."""
@@ -50,7 +50,7 @@ class EarlierPairs:
         return best_scores, best_others
 
     def _cut_down(self, chunk: int) -> tuple[np.ndarray, ...]:
-        """Keep each row's best m pairs of a bucket (ties: the smaller other) and their ranks."""
+        """Keep each row's best m pairs of a bucket (equal scores in any order), with ranks."""
         if not self.buckets[chunk]:
             empty = np.empty(0, dtype=np.int64)
             return empty, empty, np.empty(0, dtype=np.float32), empty

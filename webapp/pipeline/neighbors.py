@@ -21,6 +21,7 @@ and fp32 elsewhere, where NumPy's BLAS does the product (faster than torch's on 
 """
 from __future__ import annotations
 
+import functools
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
@@ -54,7 +55,7 @@ def fast_pass_error(dtype: torch.dtype, dim: int) -> float:
 
 
 # Below this many vectors an fp32 pass wins on a CPU: bf16 halves the product's time but
-# needs 72 candidates a row instead of 18, and re-scoring them costs more than it saves
+# needs 74 candidates a row instead of 18, and re-scoring them costs more than it saves
 # (measured break-even between 10k and 30k on a 2-core AMX Xeon).
 BF16_FROM = 20_000
 
@@ -83,12 +84,15 @@ def exact_top_k(vectors: np.ndarray, k: int, *, memory_mb: int = BLOCK_MB, devic
     step = chunk_rows(n, memory_mb, fast.vectors.element_size(), fast.m)
     earlier = EarlierPairs(n, fast.m, step)
 
+    @functools.cache
+    def fp32_pass() -> FastPass:  # made only if some row needs it, then kept
+        return _fast_pass(base, kk, torch.float32, device)
+
     def finish(rows, cand_scores, cand, fence):
         ids[rows], scores[rows] = _rerank(base, rows, cand, kk)
         todo = _uncertified(fast, rows, scores, fence, rescore_error)
         if todo.size and fast_dtype != torch.float32:
-            fp32 = _fast_pass(base, kk, torch.float32, device)
-            todo = _certified_search(fp32, base, todo, kk, ids, scores, rescore_error)
+            todo = _certified_search(fp32_pass(), base, todo, kk, ids, scores, rescore_error)
         for row in todo:
             ids[row], scores[row] = _full_row(base, row, kk)
 
@@ -126,11 +130,7 @@ def _certified_search(fast: FastPass, base: np.ndarray, rows: np.ndarray, kk: in
     todo = []
     for s in range(0, len(rows), 256):
         part = rows[s:s + 256]
-        queries = fast.vectors[torch.from_numpy(part).to(fast.vectors.device)]
-        block = torch.matmul(queries, fast.vectors.T)
-        block[:, fast.n:] = -torch.inf
-        block[torch.arange(len(part)), torch.from_numpy(part)] = -torch.inf
-        cand_scores, cand = best_along_rows(block, fast.m)
+        cand_scores, cand = best_along_rows(fast.against_all(part), fast.m)
         ids[part], scores[part] = _rerank(base, part, cand.cpu().numpy(), kk)
         fence = cand_scores[:, -1].float().cpu().numpy()
         todo.append(_uncertified(fast, part, scores, fence, rescore_error))
