@@ -83,24 +83,26 @@ def cmd_embed(args) -> dict:
 
 
 def precision_agreement(image_dir: str, sample: int) -> dict:
-    """Compare the fast path's embeddings (auto precision) with fp32 on the same crops."""
-    from webapp.pipeline.embed import embed_files, load_embedder
+    """Compare the job's fast path (auto engine and precision) with torch fp32, same crops."""
+    from webapp.pipeline.choice import choose
+    from webapp.pipeline.embed import load_embedder
+    from webapp.pipeline.engine import load_engine
     from webapp.pipeline.neighbors import exact_top_k
+    from webapp.pipeline.reader import embed_files
     from webapp.pipeline.scan import hash_files, scan
     files, _ = hash_files(scan(os.path.abspath(image_dir))[0][:sample])
     items = [(f.full_path, f.content_hash) for f in files]
-    vectors = {}
-    for precision in ("fp32", "auto"):
-        embedder = load_embedder("none", "cpu", precision)
+    choice = choose("none", "cpu", "auto", "auto")
+    fast = load_engine(choice)[0]
+    vectors = []
+    for embedder in (load_embedder("none", "cpu", "fp32"), fast):
         batches = embed_files(embedder, items, batch_size=64, workers=2, thumbnail_dir=None)
-        vectors[embedder.precision if precision == "auto" else "fp32"] = np.concatenate(
-            [v for _, v in batches])
-    fast = next(p for p in vectors if p != "fp32") if len(vectors) > 1 else "fp32"
-    cosines = np.sum(vectors["fp32"] * vectors[fast], axis=1)
-    ids_a, _ = exact_top_k(vectors["fp32"], 10)
-    ids_b, _ = exact_top_k(vectors[fast], 10)
+        vectors.append(np.concatenate([v for _, v in batches]))
+    cosines = np.sum(vectors[0] * vectors[1], axis=1)
+    ids_a, _ = exact_top_k(vectors[0], 10)
+    ids_b, _ = exact_top_k(vectors[1], 10)
     overlap = np.mean([len(set(a) & set(b)) / len(a) for a, b in zip(ids_a, ids_b)])
-    return {"precision": fast, "agreement_images": len(items),
+    return {"precision": f"{choice.precision} on {choice.engine}", "agreement_images": len(items),
             "min_cosine_vs_fp32": round(float(cosines.min()), 5),
             "top10_overlap_vs_fp32": round(float(overlap), 4)}
 
@@ -249,7 +251,7 @@ def markdown(embed: dict, n10k: dict, n100k: dict, store: dict) -> str:
         f"{embed['ours_images_per_s']} images/s ({embed['ours_seconds']} s, "
         f"{embed['precision']}) | {embed['seed_images_per_s']} images/s "
         f"({embed['seed_seconds']} s) | {embed['speedup']}x |",
-        f"| {embed['precision']} vs fp32 embeddings ({embed['agreement_images']} images) | "
+        f"| {embed['precision']} vs torch fp32 embeddings ({embed['agreement_images']} images) | "
         f"min cosine {embed['min_cosine_vs_fp32']}, top-10 overlap "
         f"{embed['top10_overlap_vs_fp32']} | | |",
         f"| exact top-10, N = 10k, d = 512 | {n10k['seconds']} s, {n10k['peak_rss_mb']} MB "

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .neighbors import _full_row, _score
+from .exact_numpy import full_row, score
 
 RECALL_SAMPLE = 1000
 
@@ -42,14 +42,14 @@ def _rerank_without_self(x: np.ndarray, found: np.ndarray, kk: int):
     rows = np.arange(len(found))
     invalid = (found == rows[:, None]) | (found < 0)
     safe = np.where(invalid, 0, found)
-    scores = _score(x, rows, safe)
+    scores = score(x, rows, safe)
     scores[invalid] = -np.inf
     order = np.lexsort((safe, -scores), axis=-1)[:, :kk]
     ids = np.take_along_axis(safe, order, 1)
     best = np.take_along_axis(scores, order, 1)
     # HNSW may return fewer than kk others for a row (tiny or clumped graphs): do it exactly.
     for row in np.flatnonzero(~np.isfinite(best).all(axis=1)):
-        ids[row], best[row] = _full_row(x, row, kk)
+        ids[row], best[row] = full_row(x, row, kk)
     return ids, np.clip(best, -1.0, 1.0).astype(np.float32)
 
 

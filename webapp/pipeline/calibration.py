@@ -117,11 +117,8 @@ def calibrate_vectors(vectors: np.ndarray, owners: np.ndarray, edits: list[str])
 
 def calibrate(embedder, pictures: list[Image.Image] | None = None, batch_size: int = 32) -> dict:
     """Embed the calibration set with the job's embedder and return calibrate_vectors()."""
-    import torch  # the job's embedder is a torch model; the web never calls this
-
-    from .embed import embed_batch
     crops, owners, edits = calibration_crops(pictures or synthetic_pictures(),
                                              embedder.resize, embedder.crop)
-    vectors = np.concatenate([embed_batch(embedder, torch.from_numpy(crops[i:i + batch_size]))
+    vectors = np.concatenate([embedder.embed(crops[i:i + batch_size])
                               for i in range(0, len(crops), batch_size)])
     return calibrate_vectors(vectors, owners, edits)

@@ -31,16 +31,16 @@ from tqdm import tqdm
 
 from .blocks import GROUP, FastPass, best_along_rows, fast_pass, sweep_chunk
 from .earlier_pairs import EarlierPairs
+from .exact_numpy import FP32_ROUNDOFF, empty_lists, full_row, rerank
 from .hardware import cpu_has_bf16
 
-RERANK_ROWS = 256   # rows re-scored at a time: bounds the (rows, m, d) gather
 # The score block's budget. Bigger blocks mean fewer chunks, and fewer pairs kept for later
 # rows; 512 MB keeps a 100k x 512 search under 2 GB in all (torch itself is ~600 MB of it).
 # Past CHUNK_ROWS rows a chunk's product runs no faster, so small collections use less.
 BLOCK_MB = 512
 CHUNK_ROWS = 2048
 MARGIN = {torch.float32: 8, torch.bfloat16: 64, torch.float16: 32}
-UNIT_ROUNDOFF = {torch.float32: 2.0 ** -24, torch.bfloat16: 2.0 ** -8, torch.float16: 2.0 ** -11}
+UNIT_ROUNDOFF = {torch.float32: FP32_ROUNDOFF, torch.bfloat16: 2.0 ** -8, torch.float16: 2.0 ** -11}
 
 
 def fast_pass_error(dtype: torch.dtype, dim: int) -> float:
@@ -72,9 +72,7 @@ def exact_top_k(vectors: np.ndarray, k: int, *, memory_mb: int = BLOCK_MB, devic
                 progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Return (ids, scores), each N x min(k, N-1), best first, never the row itself."""
     n = len(vectors)
-    kk = max(0, min(k, n - 1))
-    ids = np.empty((n, kk), dtype=np.int64)
-    scores = np.empty((n, kk), dtype=np.float32)
+    kk, ids, scores = empty_lists(n, k)
     if kk == 0:
         return ids, scores
     base = np.ascontiguousarray(vectors, dtype=np.float32)
@@ -89,12 +87,12 @@ def exact_top_k(vectors: np.ndarray, k: int, *, memory_mb: int = BLOCK_MB, devic
         return _fast_pass(base, kk, torch.float32, device)
 
     def finish(rows, cand_scores, cand, fence):
-        ids[rows], scores[rows] = _rerank(base, rows, cand, kk)
+        ids[rows], scores[rows] = rerank(base, rows, cand, kk)
         todo = _uncertified(fast, rows, scores, fence, rescore_error)
         if todo.size and fast_dtype != torch.float32:
             todo = _certified_search(fp32_pass(), base, todo, kk, ids, scores, rescore_error)
         for row in todo:
-            ids[row], scores[row] = _full_row(base, row, kk)
+            ids[row], scores[row] = full_row(base, row, kk)
 
     # Re-scoring (numpy, memory-bound) runs on a second thread while the next chunk's
     # product runs: both release the GIL.
@@ -131,7 +129,7 @@ def _certified_search(fast: FastPass, base: np.ndarray, rows: np.ndarray, kk: in
     for s in range(0, len(rows), 256):
         part = rows[s:s + 256]
         cand_scores, cand = best_along_rows(fast.against_all(part), fast.m)
-        ids[part], scores[part] = _rerank(base, part, cand.cpu().numpy(), kk)
+        ids[part], scores[part] = rerank(base, part, cand.cpu().numpy(), kk)
         fence = cand_scores[:, -1].float().cpu().numpy()
         todo.append(_uncertified(fast, part, scores, fence, rescore_error))
     return np.concatenate(todo)
@@ -144,31 +142,3 @@ def _uncertified(fast: FastPass, rows: np.ndarray, scores: np.ndarray, fence: np
         return rows[:0]
     certified = scores[rows, -1] - rescore_error > fence + fast.error
     return rows[~certified]
-
-
-def _rerank(base: np.ndarray, rows: np.ndarray, cand: np.ndarray, kk: int):
-    """Return each row's best kk candidates by re-scored value, ties by the smaller index."""
-    ids = np.empty((len(rows), kk), dtype=np.int64)
-    scores = np.empty((len(rows), kk), dtype=np.float32)
-    for s in range(0, len(rows), RERANK_ROWS):
-        part = slice(s, s + RERANK_ROWS)
-        rescored = _score(base, rows[part], cand[part])
-        order = np.lexsort((cand[part], -rescored), axis=-1)[:, :kk]
-        ids[part] = np.take_along_axis(cand[part], order, 1)
-        scores[part] = np.take_along_axis(rescored, order, 1)
-    return ids, scores
-
-
-def _full_row(base: np.ndarray, i: int, kk: int, block: int = 8192):
-    """Return one row's top-kk by re-scoring it against every other vector."""
-    everyone = np.arange(len(base))
-    row = np.concatenate([_score(base, np.array([i]), everyone[None, s:s + block])[0]
-                          for s in range(0, len(base), block)])
-    row[i] = -np.inf
-    order = np.lexsort((everyone, -row))[:kk]
-    return order, row[order]
-
-
-def _score(base: np.ndarray, rows: np.ndarray, ids: np.ndarray) -> np.ndarray:
-    """Return the float32 score of each row against its ids; the one routine every pair uses."""
-    return np.einsum("bd,bmd->bm", base[rows], np.take(base, ids, axis=0))

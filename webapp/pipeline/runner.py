@@ -14,6 +14,11 @@ from ..db import db
 from ..imaging import thumbnail_name
 from ..models import FAILED, Build, utcnow
 from . import store
+from .choice import MODEL_NAME, Choice, choose
+from .engine import load_engine
+from .exact_numpy import SMALL_N, small_top_k
+from .model_files import ModelFiles, ensure_stored
+from .reader import embed_files
 from .scan import Skip, hash_files, scan
 
 
@@ -33,6 +38,7 @@ class BuildOptions:
     weights: str = "imagenet"
     device: str = "auto"
     precision: str = "auto"
+    engine: str = "auto"     # mnn, torch, or auto: mnn for fp32 on the CPU
     batch_size: int = 64
     workers: int = field(default_factory=lambda: min(4, os.cpu_count() or 1))
     thumbnail_dir: str | None = None  # default: the app's THUMBNAIL_DIR
@@ -86,18 +92,17 @@ def run_build(options: BuildOptions) -> Summary:
         raise BuildError(f"no such folder: {options.image_dir}")
     options.thumbnail_dir = options.thumbnail_dir or current_app.config["THUMBNAIL_DIR"]
     store.ensure_schema()
-    # Imported here, not at the top: it loads torch, which only this stage needs.
-    from .embed import load_embedder
-    embedder = load_embedder(options.weights, options.device, options.precision)
+    choice = choose(options.weights, options.device, options.precision, options.engine)
+    embedder, model_files, timings = load_engine(choice)
 
-    build = Build(root=root, model="resnet18", weights=embedder.weights,
-                  model_key=embedder.model_key, k=options.k,
-                  timings={"precision": embedder.precision,
-                           "preprocessing": embedder.preprocessing})
+    build = Build(root=root, model=MODEL_NAME, weights=choice.label,
+                  model_key=choice.model_key, k=options.k,
+                  timings={**timings, "precision": choice.precision, "engine": choice.engine,
+                           "preprocessing": model_files.preprocessing})
     db.session.add(build)
     db.session.commit()
     try:
-        summary = _build(build, root, embedder, options, started)
+        summary = _build(build, root, choice, embedder, model_files, options, started)
     except BaseException as exc:
         db.session.rollback()
         build.status, build.finished_at = FAILED, utcnow()
@@ -108,10 +113,10 @@ def run_build(options: BuildOptions) -> Summary:
     return summary
 
 
-def _build(build: Build, root: str, embedder, options: BuildOptions, started: float) -> Summary:
+def _build(build: Build, root: str, choice: Choice, embedder, model_files: ModelFiles,
+           options: BuildOptions, started: float) -> Summary:
     # The web's search by upload runs this export; first, so a failure costs no embedding.
-    from .export import ensure_exported
-    timings = ensure_exported(embedder)
+    timings = ensure_stored(choice.model_key, choice.label, model_files)
     tick = time.perf_counter()
     files, skips = scan(root)
     files, unreadable = hash_files(files)
@@ -139,8 +144,8 @@ def _build(build: Build, root: str, embedder, options: BuildOptions, started: fl
     tick = time.perf_counter()
     vectors = np.stack([np.frombuffer(known[f.content_hash][2], dtype=np.float32)
                         for f in good])
-    method = choose_neighbors(options.neighbors, len(good), embedder.device.type)
-    ids, scores, recall = find_neighbors(method, vectors, options.k, embedder.device, options)
+    method = choose_neighbors(options.neighbors, len(good), choice.device)
+    ids, scores, recall = find_neighbors(method, vectors, options.k, choice.device, options)
     timings["neighbors_seconds"] = time.perf_counter() - tick
     timings.update(neighbors=method, recall_at_k=recall)
 
@@ -158,7 +163,7 @@ def _build(build: Build, root: str, embedder, options: BuildOptions, started: fl
     store.retire_old_builds()
     timings["store_seconds"] = time.perf_counter() - tick
     return Summary(build.id, len(good), skips, seconds, embedded, build.timings["reused"],
-                   embedder.weights, embedder.precision, timings, method, recall, changes)
+                   choice.label, choice.precision, timings, method, recall, changes)
 
 
 def compare_with(previous: dict[str, str], good) -> dict:
@@ -184,8 +189,11 @@ def find_neighbors(method: str, vectors: np.ndarray, k: int, device, options: Bu
         from .approximate import faiss_top_k, recall_at_k
         ids, scores = faiss_top_k(vectors, k)
         return ids, scores, recall_at_k(vectors, ids)
-    from .neighbors import exact_top_k
-    ids, scores = exact_top_k(vectors, k, device=str(device), progress=options.progress)
+    if device == "cpu" and len(vectors) <= SMALL_N:
+        ids, scores = small_top_k(vectors, k)  # the same answer, without importing torch
+    else:
+        from .neighbors import exact_top_k
+        ids, scores = exact_top_k(vectors, k, device=device, progress=options.progress)
     return ids, scores, None
 
 
@@ -199,7 +207,6 @@ def _embed_new(files, known: dict, embedder, options: BuildOptions) -> tuple[int
     Committing as it goes lets an interrupted run's successor reuse what was done.
     Returns (how many were embedded, {content_hash: reason} for files that failed to decode).
     """
-    from .embed import embed_files
     todo = {}
     for f in files:
         if f.content_hash not in known:

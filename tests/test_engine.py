@@ -1,0 +1,64 @@
+"""Choosing weights, device, precision and engine before loading anything."""
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from conftest import ROOT
+from webapp.pipeline import choice as choice_module
+from webapp.pipeline.choice import WeightsUnavailable, choose
+from webapp.pipeline.embed import load_torch_embedder
+
+
+def test_keys_known_without_torch_match_the_loaded_models(tmp_path):
+    weights = tmp_path / "resnet18.pt"
+    with torch.random.fork_rng():
+        torch.manual_seed(5)
+        from torchvision.models import resnet18
+        torch.save(resnet18().state_dict(), weights)
+    for asked in ("none", str(weights)):
+        chosen = choose(asked, "cpu", "fp32")
+        embedder = load_torch_embedder(chosen)
+        assert embedder.model_key == chosen.model_key
+        assert embedder.weights == chosen.label
+    assert choose(str(weights), "cpu", "fp32").model_key.startswith("resnet18:file-sha256-")
+    assert choose("imagenet", "cpu", "fp32").model_key == "resnet18:IMAGENET1K_V1:cpu-fp32"
+
+
+def test_cpu_fp32_runs_on_mnn_and_everything_else_on_torch(monkeypatch):
+    assert choose("none", "cpu", "fp32").engine == "mnn"
+    assert choose("none", "cpu", "fp32", "torch").engine == "torch"
+    assert choose("none", "cpu", "bf16").engine == "torch"
+    monkeypatch.setattr(choice_module, "cpu_has_bf16", lambda: True)
+    assert choose("none", "cpu").precision == "bf16"
+    assert choose("none", "cpu").engine == "torch"
+    with pytest.raises(RuntimeError, match="fp32 on the CPU only"):
+        choose("none", "cpu", "bf16", "mnn")
+
+
+def test_engines_share_a_model_key_precisions_do_not():
+    assert (choose("none", "cpu", "fp32", "mnn").model_key
+            == choose("none", "cpu", "fp32", "torch").model_key)
+    assert choose("none", "cpu", "bf16").model_key != choose("none", "cpu", "fp32").model_key
+
+
+def test_a_missing_weights_file_is_refused_before_anything_loads(tmp_path):
+    with pytest.raises(WeightsUnavailable, match="no weights file"):
+        choose(str(tmp_path / "missing.pt"), "cpu")
+
+
+def test_a_cached_cpu_run_never_imports_torch(collection, tmp_path):
+    # Importing torch and torchvision is about 5 s of a run's start; once the model's files
+    # are cached, a CPU fp32 run has no use for them.
+    script = (
+        "import sys; sys.path.insert(0, 'scripts'); import build_index\n"
+        f"args = [{str(collection.root)!r}, '--weights', 'none', '--no-progress',\n"
+        f"        '--database-url', 'sqlite:///{tmp_path}/db.sqlite3',\n"
+        f"        '--thumbnail-dir', '{tmp_path}/thumbs']\n"
+        "assert build_index.main(args) == 0\n"
+        "print('torch imported:', 'torch' in sys.modules)\n")
+    outputs = [subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                              cwd=ROOT, timeout=600) for _ in range(2)]
+    assert all(o.returncode == 0 for o in outputs), outputs[-1].stderr[-2000:]
+    assert outputs[1].stdout.strip().splitlines()[-1] == "torch imported: False"

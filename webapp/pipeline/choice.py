@@ -1,0 +1,108 @@
+"""Decide what a run embeds with (weights, device, precision, engine) before loading anything.
+
+Nothing here imports torch unless it must ask CUDA: the model_key is known first, and a
+machine that has the model's export cached runs the whole CPU job without torch (importing
+torch and torchvision is about 5 s of a run's start).
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+from dataclasses import dataclass
+from importlib.metadata import version
+
+from .hardware import cpu_has_bf16
+
+MODEL_NAME = "resnet18"
+IMAGENET = "IMAGENET1K_V1"  # torchvision's ResNet18_Weights member the job loads
+RANDOM_SEED = 0
+NO_WEIGHTS_HELP = ("use --weights PATH (a local ResNet18 state_dict file) or --weights none "
+                   "(seeded random weights, for tests and offline trials only)")
+ENGINES = ("auto", "mnn", "torch")
+
+
+class WeightsUnavailable(Exception):
+    """The requested weights cannot be had; the job stops rather than use random ones."""
+
+
+@dataclass(frozen=True)
+class Choice:
+    weights: str    # as asked: imagenet, none or a state_dict path
+    label: str      # what the user sees: IMAGENET1K_V1, none or the weight file's name
+    base_key: str   # the model and its weights
+    device: str     # cpu or cuda
+    precision: str  # fp32, bf16 or fp16
+    engine: str     # mnn (fp32 on the CPU) or torch
+
+    @property
+    def model_key(self) -> str:
+        """What embeddings are stored under; differs for any other model, weights or numbers."""
+        # Precision and device change the numbers: never mix their vectors in one index. The
+        # engine does not: MNN and torch agree in fp32 to rounding (cosine >= 0.99999).
+        return f"{self.base_key}:{self.device}-{self.precision}"
+
+
+def choose(weights: str = "imagenet", device: str = "auto", precision: str = "auto",
+           engine: str = "auto") -> Choice:
+    """Resolve every 'auto' for this machine; raise WeightsUnavailable for a missing file."""
+    label, base_key = describe_weights(weights)
+    device = pick_device(device)
+    precision = pick_precision(device, precision)
+    return Choice(weights, label, base_key, device, precision,
+                  pick_engine(device, precision, engine))
+
+
+def describe_weights(weights: str) -> tuple[str, str]:
+    """Return (label, base_key) for 'imagenet', 'none' or a state_dict path."""
+    if weights == "imagenet":
+        return IMAGENET, f"{MODEL_NAME}:{IMAGENET}"
+    if weights == "none":
+        # Random weights depend on torch's generator and torchvision's initialisation.
+        torchvision = version("torchvision").split("+")[0]
+        return "none", f"{MODEL_NAME}:random-seed{RANDOM_SEED}:torchvision-{torchvision}"
+    if not os.path.isfile(weights):
+        raise WeightsUnavailable(f"no weights file at {weights!r}; " + NO_WEIGHTS_HELP)
+    with open(weights, "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()[:16]
+    return os.path.basename(weights), f"{MODEL_NAME}:file-sha256-{digest}"
+
+
+def pick_device(device: str) -> str:
+    if device == "cpu":
+        return "cpu"
+    available = cuda_available()
+    if device == "cuda" and not available:
+        raise RuntimeError("--device cuda asked for, but CUDA is not available here")
+    return "cuda" if available else "cpu"
+
+
+def cuda_available() -> bool:
+    # Without an NVIDIA driver there is no CUDA: no need to import torch to hear "no".
+    if sys.platform == "linux" and not os.path.exists("/proc/driver/nvidia/version"):
+        return False
+    import torch
+    return torch.cuda.is_available()
+
+
+def pick_precision(device: str, precision: str) -> str:
+    if precision != "auto":
+        return precision
+    if device == "cuda":
+        import torch
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    return "bf16" if cpu_has_bf16() else "fp32"
+
+
+def pick_engine(device: str, precision: str, engine: str) -> str:
+    """Return 'mnn' for fp32 on the CPU unless torch was asked for; 'torch' otherwise."""
+    # MNN's Winograd convolutions run ResNet18 about 2x faster than torch (oneDNN) in fp32 on
+    # a CPU without bf16 (2-core AVX2: 78 against 37 images/s); bf16 (AMX) and GPUs use torch.
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r}; one of {', '.join(ENGINES)}")
+    cpu_fp32 = (device, precision) == ("cpu", "fp32")
+    if engine == "mnn" and not cpu_fp32:
+        raise RuntimeError(f"--engine mnn runs fp32 on the CPU only, not {precision} on {device}")
+    if engine == "auto":
+        return "mnn" if cpu_fp32 else "torch"
+    return engine

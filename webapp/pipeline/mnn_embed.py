@@ -1,0 +1,98 @@
+"""Embed on the CPU in fp32 with MNN, from the model's ONNX export. No torch.
+
+MNN's Winograd convolutions do ResNet18 in fewer multiplications than torch's direct ones:
+on a 2-core AVX2 CPU, 78 images/s against 37, with embeddings within cosine 0.99999.
+"""
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+
+import numpy as np
+
+# MNN's converter is its C extension `_tools`, called directly: the package's `mnnconvert`
+# wrapper also sends usage logs to the vendor (and pip-installs a logging SDK to do so).
+CONVERT = "import sys, _tools; _tools.mnnconvert(sys.argv)"
+
+
+def convert_to_mnn(onnx: bytes) -> bytes:
+    """Convert an ONNX graph to MNN's format, in a child process (the converter prints)."""
+    with tempfile.TemporaryDirectory() as folder:
+        source, dest = os.path.join(folder, "model.onnx"), os.path.join(folder, "model.mnn")
+        with open(source, "wb") as f:
+            f.write(onnx)
+        done = subprocess.run(
+            [sys.executable, "-c", CONVERT, "-f", "ONNX", "--modelFile", source,
+             "--MNNModel", dest, "--bizCode", "similar-images"],
+            capture_output=True, text=True)
+        if done.returncode != 0 or not os.path.exists(dest):
+            raise RuntimeError(f"MNN could not convert the ONNX export: "
+                               f"{(done.stdout + done.stderr).strip()[-500:]}")
+        with open(dest, "rb") as f:
+            return f.read()
+
+
+@dataclass
+class MnnEmbedder:
+    module: object
+    weights: str        # what the user sees: IMAGENET1K_V1, none, or the weight file's name
+    model_key: str
+    preprocessing: dict
+    precision: str = "fp32"
+
+    @property
+    def resize(self) -> int:
+        return self.preprocessing["resize"]
+
+    @property
+    def crop(self) -> int:
+        return self.preprocessing["crop"]
+
+    def embed(self, pixels: np.ndarray) -> np.ndarray:
+        """Return L2-normalised float32 embeddings for uint8 crops (N x crop x crop x 3)."""
+        import MNN.expr as F
+        # Declared NCHW, which MNN takes as "as laid out": the graph transposes NHWC itself.
+        batch = F.const(np.ascontiguousarray(pixels), pixels.shape, F.NCHW, F.uint8)
+        features = np.array(self.module.forward([batch])[0].read(), dtype=np.float32)
+        norms = np.linalg.norm(features, axis=1, keepdims=True)
+        return features / np.maximum(norms, 1e-12)  # torch's normalize: same epsilon
+
+
+def load_mnn_embedder(graph: bytes, weights: str, model_key: str,
+                      preprocessing: dict) -> MnnEmbedder:
+    """Load a converted graph (see convert_to_mnn) on all the CPUs this process may use."""
+    threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    with tempfile.TemporaryDirectory() as folder, _c_stdout_silenced():
+        import MNN.nn as nn
+        path = os.path.join(folder, "model.mnn")
+        with open(path, "wb") as f:
+            f.write(graph)
+        # "high" is fp32 everywhere; "normal" would allow fp16 on ARM CPUs that have it.
+        runtime = nn.create_runtime_manager(
+            ({"backend": "CPU", "precision": "high", "numThread": threads or 1},))
+        module = nn.load_module_from_file(path, ["pixels"], ["embedding"],
+                                          runtime_manager=runtime)
+    return MnnEmbedder(module, weights, model_key, preprocessing)
+
+
+@contextlib.contextmanager
+def _c_stdout_silenced():
+    # MNN printf()s what the CPU supports when it starts; the job's stdout ends with its
+    # summary line, so the C library's stdout is flushed into /dev/null before it is restored.
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 1)
+            try:
+                yield
+            finally:
+                ctypes.CDLL(None).fflush(None)
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)

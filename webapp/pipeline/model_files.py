@@ -1,0 +1,128 @@
+"""The files made from a model once per machine, and storing them for the web. No torch.
+
+For each model_key, export.py makes (with torch, once):
+- the web's ONNX graph: uint8 crop in, unit embedding out (search by upload runs it);
+- for CPU fp32 keys, the job's MNN graph of the same model (mnn_embed.py runs it);
+- the near-duplicate calibration.
+They are cached under ~/.cache/similar-images (or $SIMILAR_IMAGES_CACHE), so that later runs
+on this machine need neither torch nor an export, and stored in the database for the web.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from ..db import db
+from ..models import StoredEmbedder
+
+log = logging.getLogger(__name__)
+OPSET = 18
+IR_VERSION = 10  # what onnxruntime 1.32 reads; the scorer graph is stamped with it
+# Part of the cache key: bump it when the export or the calibration changes, since the
+# model_key does not cover this code. 2: the MNN graph and the preprocessing joined.
+EXPORT_VERSION = 2
+
+
+@dataclass
+class ModelFiles:
+    onnx: bytes          # the web's graph
+    mnn: bytes | None    # the job's CPU fp32 graph; None for other devices and precisions
+    dim: int
+    calibration: dict
+    preprocessing: dict  # resize, crop, mean, std, interpolation
+
+    def has_mnn(self) -> bool:
+        return self.mnn is not None
+
+
+def cache_paths(model_key: str) -> dict[str, str]:
+    """Return the onnx, mnn and json files that cache a model_key's export on this machine."""
+    folder = os.environ.get("SIMILAR_IMAGES_CACHE") or os.path.join(
+        os.path.expanduser("~"), ".cache", "similar-images")
+    key = f"v{EXPORT_VERSION}:{model_key}".encode()
+    stem = os.path.join(folder, hashlib.sha256(key).hexdigest()[:32])
+    return {name: f"{stem}.{name}" for name in ("onnx", "mnn", "json")}
+
+
+def load_cached(model_key: str) -> ModelFiles | None:
+    """Return the files exported earlier on this machine for model_key, or None."""
+    paths = cache_paths(model_key)
+    try:
+        with open(paths["json"]) as f:
+            meta = json.load(f)
+        with open(paths["onnx"], "rb") as f:
+            onnx = f.read()
+        mnn = None
+        if meta.get("mnn"):
+            with open(paths["mnn"], "rb") as f:
+                mnn = f.read()
+    except (OSError, ValueError):
+        return None
+    if meta.get("model_key") != model_key:
+        return None
+    return ModelFiles(onnx, mnn, meta["dim"], meta["calibration"], meta["preprocessing"])
+
+
+def save_cached(model_key: str, files: ModelFiles) -> None:
+    """Keep the export for the next run on this machine (it takes seconds to make).
+
+    The model_key pins the weights, torchvision version, device and precision, so a cached
+    export is the same bytes a new export would give. Failing to cache costs only time.
+    """
+    paths = cache_paths(model_key)
+    meta = json.dumps({"model_key": model_key, "dim": files.dim, "mnn": files.has_mnn(),
+                       "calibration": files.calibration, "preprocessing": files.preprocessing})
+    contents = [("onnx", files.onnx), ("mnn", files.mnn), ("json", meta.encode())]
+    try:
+        os.makedirs(os.path.dirname(paths["json"]), exist_ok=True)
+        for name, data in contents:  # the json last: it marks a whole entry
+            if data is not None:
+                with open(paths[name] + ".tmp", "wb") as f:
+                    f.write(data)
+                os.replace(paths[name] + ".tmp", paths[name])
+    except OSError as exc:
+        log.warning("could not cache the model's export in %s: %s", paths["json"], exc)
+
+
+def scorer_onnx(dim: int) -> bytes:
+    """Return a graph that scores float16 rows against a float32 query, accumulating in fp32.
+
+    NumPy has no fast float16 product (it is ~15x slower than float32); onnxruntime's Cast
+    and MatMul are vectorised, so the web keeps its matrix compact and still searches fast.
+    """
+    from onnx import TensorProto, helper
+    graph = helper.make_graph(
+        [helper.make_node("Cast", ["rows"], ["rows32"], to=TensorProto.FLOAT),
+         helper.make_node("MatMul", ["rows32", "query"], ["scores"])],
+        "scorer",
+        # A column query, not a vector: onnxruntime's 1-D MatMul is ~6x slower than its GEMM.
+        [helper.make_tensor_value_info("rows", TensorProto.FLOAT16, ["n", dim]),
+         helper.make_tensor_value_info("query", TensorProto.FLOAT, [dim, 1])],
+        [helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["n", 1])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+    model.ir_version = IR_VERSION
+    return model.SerializeToString()
+
+
+def ensure_stored(model_key: str, weights: str, files: ModelFiles) -> dict:
+    """Store the web's graph and calibration unless the database has model_key; return timings."""
+    if db.session.scalar(select(StoredEmbedder.model_key)
+                         .where(StoredEmbedder.model_key == model_key)):
+        return {}
+    tick = time.perf_counter()
+    log.info("storing %s's ONNX export (%.1f MB); near-duplicate threshold %.4f",
+             model_key, len(files.onnx) / 1e6, files.calibration["threshold"])
+    db.session.add(StoredEmbedder(
+        model_key=model_key, onnx=files.onnx, scorer_onnx=scorer_onnx(files.dim),
+        preprocessing={**files.preprocessing, "input": "pixels", "output": "embedding",
+                       "layout": "NHWC uint8, batch 1", "weights": weights},
+        dim=files.dim, near_duplicate_threshold=files.calibration["threshold"],
+        calibration=files.calibration))
+    db.session.commit()
+    return {"store_model_seconds": time.perf_counter() - tick}
