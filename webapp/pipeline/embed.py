@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -29,6 +30,8 @@ class Embedder:
     device: torch.device
     autocast_dtype: torch.dtype | None  # None means plain fp32
     precision: str                      # fp32, bf16 or fp16: what autocast_dtype means
+    # The model stays in this process (GPU, or torch's own threads); workers only decode.
+    embeds_in_workers: ClassVar[bool] = False
 
     @property
     def preprocessing(self) -> dict:

@@ -11,7 +11,8 @@ import os
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from typing import ClassVar
 
 import numpy as np
 
@@ -39,11 +40,14 @@ def convert_to_mnn(onnx: bytes) -> bytes:
 
 @dataclass
 class MnnEmbedder:
-    module: object
+    graph: bytes        # from convert_to_mnn
     weights: str        # what the user sees: IMAGENET1K_V1, none, or the weight file's name
     model_key: str
     preprocessing: dict
+    threads: int
     precision: str = "fp32"
+    embeds_in_workers: ClassVar[bool] = True  # see reader.embed_files
+    _module: object = field(default=None, repr=False)  # loaded on first use, in its process
 
     @property
     def resize(self) -> int:
@@ -53,20 +57,30 @@ class MnnEmbedder:
     def crop(self) -> int:
         return self.preprocessing["crop"]
 
+    def for_workers(self, workers: int) -> MnnEmbedder:
+        """Return the copy each of `workers` processes loads: the CPUs shared among them."""
+        return replace(self, threads=max(1, self.threads // workers), _module=None)
+
     def embed(self, pixels: np.ndarray) -> np.ndarray:
         """Return L2-normalised float32 embeddings for uint8 crops (N x crop x crop x 3)."""
-        import MNN.expr as F
+        if self._module is None:
+            self._module = _load(self.graph, self.threads)
+        import MNN.expr as F  # after _load: importing MNN prints what the CPU supports
         # Declared NCHW, which MNN takes as "as laid out": the graph transposes NHWC itself.
         batch = F.const(np.ascontiguousarray(pixels), pixels.shape, F.NCHW, F.uint8)
-        features = np.array(self.module.forward([batch])[0].read(), dtype=np.float32)
+        features = np.array(self._module.forward([batch])[0].read(), dtype=np.float32)
         norms = np.linalg.norm(features, axis=1, keepdims=True)
         return features / np.maximum(norms, 1e-12)  # torch's normalize: same epsilon
 
 
 def load_mnn_embedder(graph: bytes, weights: str, model_key: str,
                       preprocessing: dict) -> MnnEmbedder:
-    """Load a converted graph (see convert_to_mnn) on all the CPUs this process may use."""
+    """Return an embedder for a converted graph (see convert_to_mnn), on all usable CPUs."""
     threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return MnnEmbedder(graph, weights, model_key, preprocessing, threads or 1)
+
+
+def _load(graph: bytes, threads: int):
     with tempfile.TemporaryDirectory() as folder, _c_stdout_silenced():
         import MNN.nn as nn
         path = os.path.join(folder, "model.mnn")
@@ -74,10 +88,9 @@ def load_mnn_embedder(graph: bytes, weights: str, model_key: str,
             f.write(graph)
         # "high" is fp32 everywhere; "normal" would allow fp16 on ARM CPUs that have it.
         runtime = nn.create_runtime_manager(
-            ({"backend": "CPU", "precision": "high", "numThread": threads or 1},))
-        module = nn.load_module_from_file(path, ["pixels"], ["embedding"],
-                                          runtime_manager=runtime)
-    return MnnEmbedder(module, weights, model_key, preprocessing)
+            ({"backend": "CPU", "precision": "high", "numThread": threads},))
+        return nn.load_module_from_file(path, ["pixels"], ["embedding"],
+                                        runtime_manager=runtime)
 
 
 @contextlib.contextmanager

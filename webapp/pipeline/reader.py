@@ -1,6 +1,6 @@
-"""Decode files into model crops in worker processes and feed them to an embedder in batches.
+"""Decode files into model crops in worker processes, and embed them in batches.
 
-No torch here: the CPU engine (MNN) runs without it, and each worker only needs Pillow.
+No torch here: the CPU engine (MNN) runs without it, and a decoding worker needs Pillow only.
 """
 from __future__ import annotations
 
@@ -14,9 +14,12 @@ import numpy as np
 
 from ..imaging import THUMBNAIL_SIZE, center_crop, open_rgb, save_thumbnail
 
-# Batches decoded ahead of the one being embedded: enough to keep the model busy, and a
-# bound on memory (a 64-image batch of 224 x 224 crops is 9.6 MB).
-BATCHES_AHEAD = 3
+# Batches a worker has queued ahead of the one being consumed: enough to keep every worker
+# busy, and a bound on memory (a 64-image batch of 224 x 224 crops is 9.6 MB).
+BATCHES_AHEAD = 2
+# Images a worker embeds at a time: MNN runs as fast at 16 as at 64 (39.5 images/s on one
+# core), and small batches keep the workers evenly loaded to the end of a run.
+WORKER_BATCH = 16
 
 
 @dataclass
@@ -52,33 +55,56 @@ def stack(samples: list[Decoded]) -> tuple[np.ndarray, list[Decoded]]:
     return pixels, samples
 
 
-def decode_batches(items: list[tuple[str, str]], *, resize: int, crop: int,
-                   thumbnail_dir: str | None, batch_size: int, workers: int
-                   ) -> Iterator[tuple[np.ndarray, list[Decoded]]]:
-    """Yield (uint8 crops, outcomes) per batch of (path, content hash) items, in order."""
-    decode = partial(decode_one, resize=resize, crop=crop, thumbnail_dir=thumbnail_dir)
-    batches = ([(i, *items[i]) for i in range(start, min(start + batch_size, len(items)))]
-               for start in range(0, len(items), batch_size))
-    if workers == 0:
-        for batch in batches:
-            yield stack([decode(item) for item in batch])
-        return
-    with multiprocessing.get_context("fork").Pool(workers) as pool:
-        pending = deque()
-        for batch in batches:
-            chunk = max(1, len(batch) // (2 * workers))
-            pending.append(pool.map_async(decode, batch, chunksize=chunk))
-            if len(pending) > BATCHES_AHEAD:
-                yield stack(pending.popleft().get())
-        while pending:
-            yield stack(pending.popleft().get())
-
-
 def embed_files(embedder, items: list[tuple[str, str]], *, batch_size: int, workers: int,
                 thumbnail_dir: str | None) -> Iterator[tuple[list[Decoded], np.ndarray]]:
-    """Yield (outcomes of a batch, embeddings of its decoded samples in order)."""
-    for pixels, outcomes in decode_batches(items, resize=embedder.resize, crop=embedder.crop,
-                                           thumbnail_dir=thumbnail_dir, batch_size=batch_size,
-                                           workers=workers):
-        vectors = embedder.embed(pixels) if len(pixels) else np.empty((0, 0), np.float32)
-        yield outcomes, vectors
+    """Yield (outcomes of a batch, embeddings of its decoded samples in order).
+
+    Workers decode; where the engine allows it (MNN) each also embeds what it decoded, with
+    its own copy of the model: no pixels cross between processes and no model threads wait
+    on each other (2 cores: 14.5 s for 1000 small JPEGs against 17.4 s with the model's two
+    threads in the main process beside two decoding workers).
+    """
+    inside = workers > 0 and embedder.embeds_in_workers
+    size = min(batch_size, WORKER_BATCH) if inside else batch_size
+    batches = ([(i, *items[i]) for i in range(start, min(start + size, len(items)))]
+               for start in range(0, len(items), size))
+    work = partial(_work, resize=embedder.resize, crop=embedder.crop,
+                   thumbnail_dir=thumbnail_dir, embed=inside)
+    if workers == 0:
+        results = map(work, batches)
+    else:
+        copy = embedder.for_workers(workers) if inside else None
+        results = _in_order(work, batches, workers, copy)
+    for outcomes, data in results:
+        yield outcomes, data if inside else vectors_of(embedder, data)
+
+
+def vectors_of(embedder, pixels: np.ndarray) -> np.ndarray:
+    return embedder.embed(pixels) if len(pixels) else np.empty((0, 0), np.float32)
+
+
+def _in_order(work, batches, workers: int, embedder) -> Iterator:
+    """Run `work` on each batch in a pool of worker processes; yield results in order."""
+    with multiprocessing.get_context("fork").Pool(workers, _adopt, (embedder,)) as pool:
+        pending = deque()
+        for batch in batches:
+            pending.append(pool.apply_async(work, (batch,)))
+            if len(pending) > BATCHES_AHEAD * workers:
+                yield pending.popleft().get()
+        while pending:
+            yield pending.popleft().get()
+
+
+_worker_embedder = None  # this worker's own copy of the model, where the engine allows it
+
+
+def _adopt(embedder) -> None:
+    global _worker_embedder
+    _worker_embedder = embedder
+
+
+def _work(batch: list[tuple[int, str, str]], *, resize: int, crop: int,
+          thumbnail_dir: str | None, embed: bool) -> tuple[list[Decoded], np.ndarray]:
+    """Decode a batch; return (outcomes, its crops), or (outcomes, its embeddings)."""
+    pixels, outcomes = stack([decode_one(item, resize, crop, thumbnail_dir) for item in batch])
+    return outcomes, vectors_of(_worker_embedder, pixels) if embed else pixels
