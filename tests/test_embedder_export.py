@@ -88,6 +88,16 @@ def test_a_second_run_reuses_the_export_cached_on_this_machine(tmp_path, monkeyp
     assert embedder.embed(np.zeros((2, 224, 224, 3), np.uint8)).shape == (2, 512)
 
 
+def test_the_torch_engine_needs_no_mnn_graph(tmp_path, monkeypatch):
+    from webapp.pipeline.choice import choose
+    from webapp.pipeline.engine import load_engine
+    monkeypatch.setenv("SIMILAR_IMAGES_CACHE", str(tmp_path / "cache"))
+    embedder, files, _ = load_engine(choose("none", "cpu", "fp32", "torch"))
+    assert files.mnn is None and not embedder.embeds_in_workers
+    # A later MNN run adds the graph to the machine's cache.
+    assert load_engine(choose("none", "cpu", "fp32", "mnn"))[1].has_mnn()
+
+
 def test_each_database_stores_the_model_once(tmp_path):
     from webapp import create_app
     from webapp.pipeline.choice import choose

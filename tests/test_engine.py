@@ -33,6 +33,7 @@ def test_cpu_fp32_runs_on_mnn_and_everything_else_on_torch(monkeypatch):
     monkeypatch.setattr(choice_module, "cpu_has_bf16", lambda: True)
     assert choose("none", "cpu").precision == "bf16"
     assert choose("none", "cpu").engine == "torch"
+    assert choose("none", "cpu", engine="mnn").precision == "fp32"  # auto means fp32 then
     with pytest.raises(RuntimeError, match="fp32 on the CPU only"):
         choose("none", "cpu", "bf16", "mnn")
 
@@ -54,6 +55,7 @@ def test_a_cached_cpu_run_never_imports_torch(collection, tmp_path):
     script = (
         "import sys; sys.path.insert(0, 'scripts'); import build_index\n"
         f"args = [{str(collection.root)!r}, '--weights', 'none', '--no-progress',\n"
+        "        '--device', 'cpu', '--precision', 'fp32',\n"
         f"        '--database-url', 'sqlite:///{tmp_path}/db.sqlite3',\n"
         f"        '--thumbnail-dir', '{tmp_path}/thumbs']\n"
         "assert build_index.main(args) == 0\n"

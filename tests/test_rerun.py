@@ -37,7 +37,7 @@ def edit(folder, paths, tmp_path):
 def test_incremental_rerun_equals_a_build_from_scratch(database_url, tmp_path, engine):
     source = tmp_path / "source"
     paths = make_source(source)
-    build = ("--k", 4, "--engine", engine)
+    build = ("--k", 4, "--engine", engine, "--device", "cpu", "--precision", "fp32")
     assert run_build(source, database_url, tmp_path / "thumbs", *build).returncode == 0
     edit(source, paths, tmp_path)
     second = run_build(source, database_url, tmp_path / "thumbs", *build)

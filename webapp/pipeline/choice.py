@@ -48,6 +48,8 @@ def choose(weights: str = "imagenet", device: str = "auto", precision: str = "au
     """Resolve every 'auto' for this machine; raise WeightsUnavailable for a missing file."""
     label, base_key = describe_weights(weights)
     device = pick_device(device)
+    if engine == "mnn" and precision == "auto":
+        precision = "fp32"  # the only precision MNN runs here
     precision = pick_precision(device, precision)
     return Choice(weights, label, base_key, device, precision,
                   pick_engine(device, precision, engine))
@@ -68,21 +70,22 @@ def describe_weights(weights: str) -> tuple[str, str]:
     return os.path.basename(weights), f"{MODEL_NAME}:file-sha256-{digest}"
 
 
+# Where none of these exists on Linux there is no GPU torch could use: NVIDIA's driver, WSL2's
+# GPU device, AMD's ROCm device. Then "auto" need not import torch (seconds) to hear "no".
+GPU_DEVICES = ("/proc/driver/nvidia/version", "/dev/dxg", "/dev/kfd")
+
+
 def pick_device(device: str) -> str:
     if device == "cpu":
         return "cpu"
-    available = cuda_available()
+    if device == "auto" and sys.platform == "linux" and not any(map(os.path.exists,
+                                                                    GPU_DEVICES)):
+        return "cpu"
+    import torch
+    available = torch.cuda.is_available()
     if device == "cuda" and not available:
         raise RuntimeError("--device cuda asked for, but CUDA is not available here")
     return "cuda" if available else "cpu"
-
-
-def cuda_available() -> bool:
-    # Without an NVIDIA driver there is no CUDA: no need to import torch to hear "no".
-    if sys.platform == "linux" and not os.path.exists("/proc/driver/nvidia/version"):
-        return False
-    import torch
-    return torch.cuda.is_available()
 
 
 def pick_precision(device: str, precision: str) -> str:

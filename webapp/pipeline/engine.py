@@ -15,7 +15,8 @@ def load_engine(choice: Choice) -> tuple[object, ModelFiles, dict]:
     if files is None or (choice.engine == "mnn" and not files.has_mnn()):
         torch_embedder = _load_torch(choice)
         from .export import make_model_files
-        files, timings = make_model_files(torch_embedder)
+        # Converted only for the MNN engine: --engine torch must work without MNN.
+        files, timings = make_model_files(torch_embedder, with_mnn=choice.engine == "mnn")
         save_cached(choice.model_key, files)
     if choice.engine == "mnn":
         from .mnn_embed import load_mnn_embedder

@@ -54,12 +54,15 @@ def export_onnx(embedder: Embedder, *, any_batch: bool = False,
     return program.model_proto.SerializeToString(), dim
 
 
-def make_model_files(embedder: Embedder) -> tuple[ModelFiles, dict]:
-    """Export, convert and calibrate the embedder; return (its files, timings)."""
+def make_model_files(embedder: Embedder, with_mnn: bool) -> tuple[ModelFiles, dict]:
+    """Export, convert (to MNN where asked) and calibrate the embedder; return (files, timings).
+
+    The calibration uses torch's embeddings, also for MNN runs: the two agree to rounding.
+    """
     tick = time.perf_counter()
     onnx, dim = export_onnx(embedder)
     mnn = None
-    if (embedder.device.type, embedder.precision) == ("cpu", "fp32"):
+    if with_mnn:
         from .mnn_embed import convert_to_mnn
         # Unnormalised: MNN 3.6 computes ReduceL2 over the whole batch when the batch size
         # is dynamic, so the job divides by each row's norm itself.

@@ -97,7 +97,9 @@ def _load(graph: bytes, threads: int):
 def _c_stdout_silenced():
     # MNN printf()s what the CPU supports when it starts; the job's stdout ends with its
     # summary line, so the C library's stdout is flushed into /dev/null before it is restored.
+    libc = ctypes.CDLL(None)
     sys.stdout.flush()
+    libc.fflush(None)  # what is already buffered goes where it was meant to
     saved = os.dup(1)
     try:
         with open(os.devnull, "w") as null:
@@ -105,7 +107,7 @@ def _c_stdout_silenced():
             try:
                 yield
             finally:
-                ctypes.CDLL(None).fflush(None)
+                libc.fflush(None)
     finally:
         os.dup2(saved, 1)
         os.close(saved)

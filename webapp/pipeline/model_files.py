@@ -13,8 +13,10 @@ import hashlib
 import json
 import logging
 import os
+import tempfile
 import time
 from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
 
 from sqlalchemy import select
 
@@ -25,8 +27,9 @@ log = logging.getLogger(__name__)
 OPSET = 18
 IR_VERSION = 10  # what onnxruntime 1.32 reads; the scorer graph is stamped with it
 # Part of the cache key: bump it when the export or the calibration changes, since the
-# model_key does not cover this code. 2: the MNN graph and the preprocessing joined.
-EXPORT_VERSION = 2
+# model_key does not cover this code. 2: the MNN graph and the preprocessing joined;
+# 3: the files' sizes recorded.
+EXPORT_VERSION = 3
 
 
 @dataclass
@@ -45,9 +48,20 @@ def cache_paths(model_key: str) -> dict[str, str]:
     """Return the onnx, mnn and json files that cache a model_key's export on this machine."""
     folder = os.environ.get("SIMILAR_IMAGES_CACHE") or os.path.join(
         os.path.expanduser("~"), ".cache", "similar-images")
-    key = f"v{EXPORT_VERSION}:{model_key}".encode()
+    # The converters' versions too: a new torch or MNN may write other graphs.
+    key = f"v{EXPORT_VERSION}:{model_key}:{_versions()}".encode()
     stem = os.path.join(folder, hashlib.sha256(key).hexdigest()[:32])
     return {name: f"{stem}.{name}" for name in ("onnx", "mnn", "json")}
+
+
+def _versions() -> str:
+    found = []
+    for package in ("torch", "mnn"):
+        try:
+            found.append(f"{package}-{version(package)}")
+        except PackageNotFoundError:
+            found.append(f"{package}-none")
+    return ",".join(found)
 
 
 def load_cached(model_key: str) -> ModelFiles | None:
@@ -56,17 +70,20 @@ def load_cached(model_key: str) -> ModelFiles | None:
     try:
         with open(paths["json"]) as f:
             meta = json.load(f)
-        with open(paths["onnx"], "rb") as f:
-            onnx = f.read()
-        mnn = None
-        if meta.get("mnn"):
-            with open(paths["mnn"], "rb") as f:
-                mnn = f.read()
-    except (OSError, ValueError):
+        onnx = _read(paths["onnx"], meta["sizes"]["onnx"])
+        mnn = _read(paths["mnn"], meta["sizes"]["mnn"]) if meta["sizes"]["mnn"] else None
+        if meta["model_key"] != model_key or onnx is None or (meta["sizes"]["mnn"] and not mnn):
+            return None
+        return ModelFiles(onnx, mnn, meta["dim"], meta["calibration"], meta["preprocessing"])
+    except (OSError, ValueError, KeyError, TypeError):
         return None
-    if meta.get("model_key") != model_key:
-        return None
-    return ModelFiles(onnx, mnn, meta["dim"], meta["calibration"], meta["preprocessing"])
+
+
+def _read(path: str, size: int) -> bytes | None:
+    """Return the file's bytes if it has the size recorded with it (else it was cut short)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    return data if len(data) == size else None
 
 
 def save_cached(model_key: str, files: ModelFiles) -> None:
@@ -76,16 +93,20 @@ def save_cached(model_key: str, files: ModelFiles) -> None:
     export is the same bytes a new export would give. Failing to cache costs only time.
     """
     paths = cache_paths(model_key)
-    meta = json.dumps({"model_key": model_key, "dim": files.dim, "mnn": files.has_mnn(),
+    sizes = {"onnx": len(files.onnx), "mnn": len(files.mnn) if files.mnn else 0}
+    meta = json.dumps({"model_key": model_key, "dim": files.dim, "sizes": sizes,
                        "calibration": files.calibration, "preprocessing": files.preprocessing})
     contents = [("onnx", files.onnx), ("mnn", files.mnn), ("json", meta.encode())]
     try:
-        os.makedirs(os.path.dirname(paths["json"]), exist_ok=True)
+        folder = os.path.dirname(paths["json"])
+        os.makedirs(folder, exist_ok=True)
         for name, data in contents:  # the json last: it marks a whole entry
             if data is not None:
-                with open(paths[name] + ".tmp", "wb") as f:
+                # A file of its own, then renamed: two jobs exporting at once never interleave.
+                fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+                with os.fdopen(fd, "wb") as f:
                     f.write(data)
-                os.replace(paths[name] + ".tmp", paths[name])
+                os.replace(tmp, paths[name])
     except OSError as exc:
         log.warning("could not cache the model's export in %s: %s", paths["json"], exc)
 
