@@ -4,7 +4,6 @@ import os
 import sys
 
 from flask import Flask
-from flask_migrate import Migrate
 
 from .config import Config, normalize_database_url
 from .db import db
@@ -28,6 +27,9 @@ def create_app(overrides: dict | None = None) -> Flask:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     db.init_app(app)
+    # Imported here: Flask-Migrate pulls in Alembic (0.5 s), which only an app needs, not
+    # the job's modules imported on their own (scripts/benchmark.py neighbors).
+    from flask_migrate import Migrate
     Migrate(app, db, directory=MIGRATIONS_DIR)
 
     from . import (api, caching, duplicate_views, errors, files, search_views, security,
