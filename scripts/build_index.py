@@ -14,6 +14,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from sqlalchemy.exc import SQLAlchemyError  # noqa: E402
 
 from webapp import create_app  # noqa: E402
+from webapp.pipeline.choice import ENGINES, WeightsUnavailable  # noqa: E402
 from webapp.pipeline.runner import BuildError, BuildOptions, run_build  # noqa: E402
 
 EXIT_FAILED = 1
@@ -32,7 +33,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     parser.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
                         help="auto: bf16 where the CPU/GPU supports it, else fp32")
-    parser.add_argument("--engine", choices=["auto", "mnn", "torch"], default="auto",
+    parser.add_argument("--engine", choices=ENGINES, default="auto",
                         help="auto: MNN for fp32 on the CPU (about 2x faster), else torch")
     parser.add_argument("--neighbors", choices=["auto", "exact", "faiss"], default="auto",
                         help="auto: exact up to 200k images on CPU (2M on a GPU), else FAISS")
@@ -59,7 +60,6 @@ def main(argv=None) -> int:
                            batch_size=args.batch_size, workers=args.workers,
                            thumbnail_dir=args.thumbnail_dir, neighbors=args.neighbors,
                            strict=args.strict, progress=not args.no_progress)
-    from webapp.pipeline.choice import WeightsUnavailable
     try:
         with app.app_context():
             summary = run_build(options)

@@ -8,22 +8,29 @@ import torch
 from conftest import ROOT
 from webapp.pipeline import choice as choice_module
 from webapp.pipeline.choice import WeightsUnavailable, choose
-from webapp.pipeline.embed import load_torch_embedder
 
 
-def test_keys_known_without_torch_match_the_loaded_models(tmp_path):
+def test_keys_known_without_torch_name_what_torch_loads(tmp_path):
+    # The keys are derived without importing torch or torchvision: they must still name the
+    # weights torchvision has, the torchvision that draws random weights, the file's bytes.
+    import hashlib
+
+    import torchvision
+    from torchvision.models import ResNet18_Weights, resnet18
     weights = tmp_path / "resnet18.pt"
     with torch.random.fork_rng():
         torch.manual_seed(5)
-        from torchvision.models import resnet18
         torch.save(resnet18().state_dict(), weights)
-    for asked in ("none", str(weights)):
-        chosen = choose(asked, "cpu", "fp32")
-        embedder = load_torch_embedder(chosen)
-        assert embedder.model_key == chosen.model_key
-        assert embedder.weights == chosen.label
-    assert choose(str(weights), "cpu", "fp32").model_key.startswith("resnet18:file-sha256-")
-    assert choose("imagenet", "cpu", "fp32").model_key == "resnet18:IMAGENET1K_V1:cpu-fp32"
+    digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:16]
+    assert (choose(str(weights), "cpu", "fp32").model_key
+            == f"resnet18:file-sha256-{digest}:cpu-fp32")
+    assert choose(str(weights), "cpu").label == "resnet18.pt"
+    version = torchvision.__version__.split("+")[0]
+    assert choose("none", "cpu", "fp32").model_key == (
+        f"resnet18:random-seed0:torchvision-{version}:cpu-fp32")
+    imagenet = choose("imagenet", "cpu", "fp32")
+    assert imagenet.label == ResNet18_Weights.IMAGENET1K_V1.name
+    assert imagenet.model_key == "resnet18:IMAGENET1K_V1:cpu-fp32"
 
 
 def test_cpu_fp32_runs_on_mnn_and_everything_else_on_torch(monkeypatch):
