@@ -2,11 +2,13 @@
 import pytest
 
 from conftest import sql_sent
-from webapp.caching import EXTENSION, CachedPage, LRUCache
+from webapp.active_index import EXTENSION
+from webapp.pages import CachedPage, LRUCache
 from webapp.db import db
 from webapp.warmup import warm_pages
 
-PAGES = ["/", "/?page=1", "/api/images?per_page=7", "/images/{id}", "/api/images/{id}"]
+PAGES = ["/", "/?page=1", "/api/images?per_page=7", "/images/{id}", "/api/images/{id}",
+         "/duplicates", "/api/duplicates?per_page=3"]
 
 
 def first_id(client) -> int:
@@ -42,8 +44,8 @@ def test_an_image_page_takes_two_queries_then_none(app, client):
     """The image and its recommendations (one query, whatever k); nothing once cached."""
     keep_build(app)
     ids = [i["id"] for i in client.get("/api/images?per_page=3").get_json()["images"]]
-    # The first also reads the tier threshold, once for the build the process keeps.
-    assert len(statements_during(app, lambda: client.get(f"/images/{ids[1]}"))) == 3
+    # The tier threshold was read with the build, once for the index the process serves.
+    assert len(statements_during(app, lambda: client.get(f"/images/{ids[1]}"))) == 2
     assert len(statements_during(app, lambda: client.get(f"/images/{ids[0]}"))) == 2
     assert len(statements_during(app, lambda: client.get(f"/api/images/{ids[2]}"))) == 2
     assert statements_during(app, lambda: client.get(f"/images/{ids[1]}")) == []
@@ -54,8 +56,8 @@ def test_warming_renders_gallery_then_image_pages_up_to_the_limit(app, client, b
     app.config.update(PER_PAGE=20, PAGE_CACHE_WARM=10)
     keep_build(app)
     assert warm_pages(app) == 10  # "/", three gallery pages, then six image pages
-    pages = app.extensions[EXTENSION].pages
-    assert [key[1:] for key in pages.items][:4] == [("/", ""), ("/", "page=1"), ("/", "page=2"),
+    pages = app.extensions[EXTENSION].served.pages
+    assert list(pages.items)[:4] == [("/", ""), ("/", "page=1"), ("/", "page=2"),
                                                     ("/", "page=3")]
     first = client.get("/api/images?per_page=1").get_json()["images"][0]["id"]
     assert statements_during(app, lambda: client.get("/?page=3")) == []
@@ -66,8 +68,8 @@ def test_warming_renders_gallery_then_image_pages_up_to_the_limit(app, client, b
 
 def test_errors_are_not_cached(app, client):
     client.get("/images/999999")
-    pages = app.extensions[EXTENSION].pages
-    assert not any("999999" in key[1] for key in pages.items)
+    pages = app.extensions[EXTENSION].served.pages
+    assert not any("999999" in key[0] for key in pages.items)
     assert client.get("/images/999999").status_code == 404
 
 
@@ -78,10 +80,10 @@ def page(size: int) -> CachedPage:
 def test_the_cache_evicts_least_recently_used_pages_to_stay_under_its_size():
     cache = LRUCache(max_bytes=300)
     for key in "abc":
-        cache.put((1, key, ""), page(100))
-    assert cache.get((1, "a", "")) is not None  # now b is the least recently used
-    cache.put((1, "d", ""), page(100))
-    assert cache.get((1, "b", "")) is None
-    assert all(cache.get((1, key, "")) for key in "acd") and cache.size == 300
-    cache.put((1, "big", ""), page(301))  # larger than the whole cache: not kept
-    assert cache.get((1, "big", "")) is None and len(cache) == 3
+        cache.put((key, ""), page(100))
+    assert cache.get(("a", "")) is not None  # now b is the least recently used
+    cache.put(("d", ""), page(100))
+    assert cache.get(("b", "")) is None
+    assert all(cache.get((key, "")) for key in "acd") and cache.size == 300
+    cache.put(("big", ""), page(301))  # larger than the whole cache: not kept
+    assert cache.get(("big", "")) is None and len(cache) == 3

@@ -1,5 +1,8 @@
 """A hardened site: headers, no way out of the collection root, a database outage survived."""
+import io
 import os
+import re
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -7,16 +10,39 @@ import pytest
 from conftest import new_postgres_database, run_build
 from tcp_proxy import TcpProxy
 from webapp import create_app
+from webapp.warmup import warm_pages
 
 
-def test_security_headers_on_pages_and_api(client):
-    for path in ("/", "/api/images", "/healthz", "/images/999999"):
-        headers = client.get(path).headers
-        csp = headers["Content-Security-Policy"]
-        assert "script-src 'self'" in csp and "unsafe-inline" not in csp
-        assert "frame-ancestors 'none'" in csp
-        assert headers["X-Content-Type-Options"] == "nosniff"
-        assert headers["Referrer-Policy"] == "same-origin"
+def assert_security_headers(response, what):
+    headers = response.headers
+    csp = headers.get("Content-Security-Policy", "")
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp, what
+    assert "frame-ancestors 'none'" in csp, what
+    assert headers.get("X-Content-Type-Options") == "nosniff", what
+    assert headers.get("Referrer-Policy") == "same-origin", what
+
+
+def every_kind_of_url(client) -> list[str]:
+    image = client.get("/api/images?per_page=1").get_json()["images"][0]
+    stylesheet = re.search(r'href="(/static/[^"]+\.css)"', client.get("/").get_data(as_text=True))
+    return ["/", "/?page=1", f"/images/{image['id']}", "/api/images", f"/api/images/{image['id']}",
+            "/duplicates", "/api/duplicates", "/search", "/healthz", "/images/999999",
+            "/api/images/999999", image["url"], image["thumbnail_url"], stylesheet[1],
+            "/static/style.css"]
+
+
+def test_security_headers_on_every_response_cold_cached_and_304(app, client):
+    warm_pages(app)  # as gunicorn's master does before forking: some pages start cached
+    for url in every_kind_of_url(client):
+        first = client.get(url)
+        assert_security_headers(first, f"GET {url}")
+        again = client.get(url)  # from the page cache where the page is cached
+        assert_security_headers(again, f"GET {url} again")
+        if "ETag" in again.headers:
+            revalidated = client.get(url, headers={"If-None-Match": again.headers["ETag"]})
+            assert revalidated.status_code == 304, url
+            assert_security_headers(revalidated, f"304 {url}")
+    assert_security_headers(client.post("/api/search"), "POST /api/search without a file")
 
 
 def test_no_inline_scripts_or_styles_in_pages(client):
@@ -67,14 +93,20 @@ def play_outage(database_url, thumbnails):
     proxy.start()
     proxied = urlunsplit((parts.scheme, f"{parts.username}@127.0.0.1:{proxy.port}",
                           parts.path, "", ""))
-    app = create_app({"SQLALCHEMY_DATABASE_URI": proxied, "THUMBNAIL_DIR": str(thumbnails)})
+    # The served build stays known through the outage: what fails is reading its rows.
+    app = create_app({"SQLALCHEMY_DATABASE_URI": proxied, "THUMBNAIL_DIR": str(thumbnails),
+                      "INDEX_REFRESH_SECONDS": 3600})
     client = app.test_client()
     assert client.get("/healthz").status_code == 200
+    assert client.get("/").status_code == 200
     proxy.stop()
     down = client.get("/healthz")
     assert down.status_code == 503 and down.get_json()["status"] == "unavailable"
-    page = client.get("/")
+    page = client.get("/?page=1")  # not cached yet
     assert page.status_code == 503 and "database" in page.get_data(as_text=True)
+    picture = next(Path(thumbnails).rglob("*.jpg")).read_bytes()  # a readable image
+    search = client.post("/api/search", data={"image": (io.BytesIO(picture), "q.jpg")})
+    assert search.status_code == 503 and "database" in search.get_json()["error"]  # not 400
     proxy.start()
     assert client.get("/healthz").get_json() == {"status": "ok", "images": 6}
     assert client.get("/").status_code == 200

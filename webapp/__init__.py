@@ -32,10 +32,12 @@ def create_app(overrides: dict | None = None) -> Flask:
     from flask_migrate import Migrate
     Migrate(app, db, directory=MIGRATIONS_DIR)
 
-    from . import (api, caching, duplicate_views, errors, files, search_views, security,
-                   static_files, uploads, views)
+    from . import (active_index, api, duplicate_views, errors, files, page_cache,
+                   search_views, security, static_files, uploads, views)
     app.request_class = uploads.InMemoryRequest
-    caching.init_app(app)
+    active_index.init_app(app)
+    # WSGI layers, innermost first: Flask, the page cache, static files, security headers.
+    page_cache.init_app(app)
     static_files.init_app(app)
     app.register_blueprint(views.bp)
     app.register_blueprint(api.bp)
@@ -43,5 +45,5 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.register_blueprint(search_views.bp)
     app.register_blueprint(duplicate_views.bp)
     errors.init_app(app)
-    security.init_app(app)
+    security.init_app(app)  # last: the outermost layer, which every response passes through
     return app

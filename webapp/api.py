@@ -2,7 +2,8 @@
 from flask import Blueprint, abort, current_app, jsonify, request
 
 from . import tiers
-from .caching import active_build, cached_page
+from .active_index import served_index
+from .page_cache import cached_page
 from .files import image_links
 from .models import Build
 
@@ -40,7 +41,7 @@ def list_images():
     """List one page of the collection."""
     page = positive_int_arg("page", 1)
     per_page = positive_int_arg("per_page", current_app.config["PER_PAGE"], MAX_PER_PAGE)
-    build = active_build()
+    build = served_index().build
     rows = build.page(page, per_page) if build else []
     return jsonify(total=build.image_count if build else 0, page=page, per_page=per_page,
                    images=[image_links(row) for row in rows])
@@ -50,9 +51,10 @@ def list_images():
 @cached_page
 def image_detail(image_id: int):
     """Return an image and its recommendations, best first."""
-    build = active_build() or abort(404)
+    served = served_index()
+    build = served.build or abort(404)
     row = build.image(image_id) or abort(404)
-    similar = tiers.entries(build, row.content_hash, build.similar(image_id))
+    similar = tiers.entries(served.threshold, row.content_hash, build.similar(image_id))
     return jsonify({**image_links(row), "width": row.width, "height": row.height,
                     "similar": similar})
 

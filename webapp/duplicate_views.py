@@ -5,11 +5,11 @@ import math
 
 from flask import Blueprint, abort, jsonify, render_template, request
 
+from .active_index import served_index
 from .api import MAX_PER_PAGE, BadRequest, bad_request, positive_int_arg
 from .duplicates import duplicate_groups, page_of_groups
 from .files import image_links
-from .models import Build
-from .tiers import near_duplicate_threshold
+from .page_cache import cached_page
 
 bp = Blueprint("duplicates", __name__)
 bp.register_error_handler(BadRequest, bad_request)
@@ -18,17 +18,18 @@ PER_PAGE = 20
 
 def groups_page(page: int, per_page: int) -> dict:
     """Return one page of duplicate groups with paging facts, as the page and API show it."""
-    build = Build.active()
-    threshold = near_duplicate_threshold(build) if build else None
-    groups = duplicate_groups(build, threshold) if build else []
-    items = page_of_groups(build, groups, page, per_page) if build else []
-    return {"build": build, "threshold": threshold, "total": len(groups), "page": page,
-            "per_page": per_page, "pages": max(1, math.ceil(len(groups) / per_page)),
+    served = served_index()
+    groups = duplicate_groups(served)
+    items = page_of_groups(served.build, groups, page, per_page) if served.build else []
+    return {"build": served.build, "threshold": served.threshold, "total": len(groups),
+            "page": page, "per_page": per_page,
+            "pages": max(1, math.ceil(len(groups) / per_page)),
             "groups": [{"tier": g.tier, "size": len(g.positions),
                         "images": [image_links(row) for row in rows]} for g, rows in items]}
 
 
 @bp.get("/duplicates")
+@cached_page
 def page():
     """Show one page of duplicate groups."""
     page_number = request.args.get("page", 1, type=int)
@@ -41,6 +42,7 @@ def page():
 
 
 @bp.get("/api/duplicates")
+@cached_page
 def api_duplicates():
     """Return one page of duplicate groups, each with its tier and images in gallery order."""
     body = groups_page(positive_int_arg("page", 1),

@@ -3,16 +3,15 @@
 Two images belong together when they have the same content hash, or when one is among the
 other's stored recommendations with a score at or above the near-duplicate threshold. The
 groups are the connected components of those links, computed once per worker and build
-(two queries, then union-find), then served page by page from memory.
+(two queries, then union-find; kept with the served index), then served page by page.
 """
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 
-from flask import current_app
 from sqlalchemy import text
 
+from .active_index import ServedIndex
 from .db import db
 from .models import Build
 from .tiers import EXACT, NEAR_DUPLICATE
@@ -73,14 +72,12 @@ def find_groups(build: Build, threshold: float | None) -> list[DuplicateGroup]:
     return group_links(links, hash_of)
 
 
-def duplicate_groups(build: Build, threshold: float | None) -> list[DuplicateGroup]:
-    """Return the build's groups, computed once per worker (app) for a build and threshold."""
-    slot = current_app.extensions.setdefault("duplicate_groups", {"lock": threading.Lock()})
-    key = (build.id, threshold)
-    with slot["lock"]:
-        if slot.get("key") != key:
-            slot["groups"], slot["key"] = find_groups(build, threshold), key
-        return slot["groups"]
+def duplicate_groups(served: ServedIndex) -> list[DuplicateGroup]:
+    """Return the served build's groups, computed once per worker and build."""
+    if served.build is None:
+        return []
+    return served.derived("duplicate_groups",
+                          lambda s: find_groups(s.build, s.threshold))
 
 
 def page_of_groups(build: Build, groups: list[DuplicateGroup], page: int, per_page: int):

@@ -6,7 +6,7 @@ from urllib.parse import quote
 from flask import (Blueprint, abort, current_app, g, send_file, send_from_directory,
                    url_for)
 
-from .caching import active_build
+from .active_index import served_index
 from .imaging import thumbnail_name
 from .models import Build
 
@@ -101,7 +101,7 @@ def resolve_inside(root: str, relative: str) -> str | None:
 @bp.get("/images/<int:image_id>/file")
 def original(image_id: int):
     """Send an original file of the active index, with ETag and Last-Modified."""
-    build = active_build() or abort(404)
+    build = served_index().build or abort(404)
     row = build.image(image_id) or abort(404)
     path = resolve_inside(collection_root(build), row.path) or abort(404)
     return send_file(path, conditional=True, etag=True, max_age=ONE_HOUR)

@@ -8,8 +8,6 @@ transaction is what keeps them consistent.
 """
 from __future__ import annotations
 
-import functools
-
 from datetime import datetime, timezone
 
 from sqlalchemy import (JSON, Float, Index, Integer, LargeBinary, String, Text, bindparam,
@@ -62,15 +60,6 @@ class Build(db.Model):
     @property
     def random_weights(self) -> bool:
         return self.weights == "none"
-
-    @functools.cached_property
-    def near_duplicate_threshold(self) -> float | None:
-        """Return the tier threshold calibrated for this build's model (read once per object).
-
-        The site keeps the active Build object for INDEX_REFRESH_SECONDS, so image pages do
-        not ask for it again each time.
-        """
-        return StoredEmbedder.threshold(self.model_key)
 
     def page(self, page: int, per_page: int):
         """Return the rows of gallery page `page` (1-based): id, path, content_hash.

@@ -1,14 +1,14 @@
 """Search the active index by an uploaded image, without torch: onnxruntime and NumPy.
 
-Each worker loads, lazily and once, the ONNX embedder the job exported and the active
-build's embeddings (float16, in gallery order). A build published later is picked up by the
-next search. A search is one embedding, one matrix product and one argpartition.
+Each worker loads, on its first search, the ONNX embedder the job exported and the served
+build's embeddings (float16, in gallery order), and keeps them with the served index
+(webapp/active_index.py), so a build published later brings its own. A search is one
+embedding, one matrix product and one argpartition.
 """
 from __future__ import annotations
 
 import io
 import logging
-import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -16,6 +16,7 @@ import numpy as np
 from flask import current_app
 from sqlalchemy import select
 
+from .active_index import ServedIndex
 from .db import db
 from .imaging import THUMBNAIL_SIZE, center_crop, open_rgb
 from .models import Build, Embedding, IndexedImage, StoredEmbedder
@@ -62,13 +63,19 @@ class QueryEmbedder:
                    ort.InferenceSession(stored.scorer_onnx, options, providers=providers),
                    stored.preprocessing["resize"], stored.preprocessing["crop"])
 
-    def embed(self, data: bytes, max_pixels: int) -> np.ndarray:
-        """Return the L2-normalised float32 embedding of an encoded image."""
+    def model_input(self, data: bytes, max_pixels: int) -> np.ndarray:
+        """Decode an encoded image and cut the model's input from it, as the job does.
+
+        Raises whatever Pillow raises for data it cannot decode.
+        """
         # The job decodes at this size too (for the thumbnail), so JPEG draft scaling, and
         # so the crop, is the same for a collection file as the job's.
         decoded = open_rgb(io.BytesIO(data), max(self.resize, THUMBNAIL_SIZE), max_pixels)
-        crop = center_crop(decoded.rgb, self.resize, self.crop)
-        return self.session.run(None, {"pixels": crop[None]})[0][0]
+        return center_crop(decoded.rgb, self.resize, self.crop)
+
+    def embed(self, pixels: np.ndarray) -> np.ndarray:
+        """Return the L2-normalised float32 embedding of a model input (uint8 HxWx3)."""
+        return self.session.run(None, {"pixels": pixels[None]})[0][0]
 
     def scores(self, matrix: np.ndarray, query: np.ndarray) -> np.ndarray:
         """Return matrix @ query in float32, the float16 rows converted chunk by chunk."""
@@ -116,25 +123,22 @@ def load_matrix(build: Build) -> tuple[np.ndarray, np.ndarray]:
     return ids[:filled], matrix[:filled]
 
 
-def loaded_index(build: Build) -> LoadedIndex:
-    """Return this worker's copy of `build`'s index, loading it if the active build changed.
+def load_index(served: ServedIndex) -> LoadedIndex:
+    """Load the served build's embedder and embeddings (the database's errors propagate)."""
+    build = served.build
+    if build is None:
+        raise SearchUnavailable("there is no index to search yet: run scripts/build_index.py")
+    embedder = QueryEmbedder.load(build.model_key, current_app.config["SEARCH_THREADS"])
+    image_ids, matrix = load_matrix(build)
+    loaded = LoadedIndex(build.id, embedder, image_ids, matrix)
+    log.info("loaded build %d for search: %d images, %.1f MB", build.id, len(image_ids),
+             loaded.nbytes / 1e6)
+    return loaded
 
-    Kept on the app (one per worker): two apps in one process (tests) never share it.
-    """
-    slot = current_app.extensions.setdefault("search_index", {"lock": threading.Lock(),
-                                                              "index": None})
-    with slot["lock"]:
-        loaded = slot["index"]
-        if loaded is None or loaded.build_id != build.id:
-            embedder = (loaded.embedder if loaded and loaded.embedder.model_key ==
-                        build.model_key else
-                        QueryEmbedder.load(build.model_key, current_app.config["SEARCH_THREADS"]))
-            slot["index"] = loaded = None  # let the old matrix go before the new one is read
-            image_ids, matrix = load_matrix(build)
-            slot["index"] = loaded = LoadedIndex(build.id, embedder, image_ids, matrix)
-            log.info("loaded build %d for search: %d images, %.1f MB", build.id,
-                     len(image_ids), loaded.nbytes / 1e6)
-        return loaded
+
+def search_index(served: ServedIndex) -> LoadedIndex:
+    """Return this worker's search index of the served build, loaded on first use."""
+    return served.derived("search", load_index)
 
 
 @dataclass
@@ -152,10 +156,9 @@ def top_k(scores: np.ndarray, k: int) -> np.ndarray:
     return top[np.lexsort((top, -scores[top]))]
 
 
-def search(build: Build, data: bytes, k: int, max_pixels: int) -> list[Match]:
-    """Return the k images of `build` most similar to the encoded image `data`, best first."""
-    index = loaded_index(build)
-    query = index.embedder.embed(data, max_pixels)
+def search(index: LoadedIndex, crop: np.ndarray, k: int) -> list[Match]:
+    """Return the k images of the index most similar to a model input, best first."""
+    query = index.embedder.embed(crop)
     scores = index.embedder.scores(index.matrix, query)
     # float16 rows are unit length only to ~1e-3: clip so that no score reads above 1.
     return [Match(int(index.image_ids[i]), float(np.clip(scores[i], -1.0, 1.0)))

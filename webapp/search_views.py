@@ -8,43 +8,54 @@ from PIL import Image
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from . import tiers
+from .active_index import served_index
 from .errors import wants_json
 from .models import Build
-from .search import SearchUnavailable, content_hash, search
-from .uploads import UploadError, requested_k, too_large_message, uploaded_image
+from .search import SearchUnavailable, content_hash, search, search_index
+from .uploads import MAX_K, UploadError, requested_k, too_large_message, uploaded_image
 
 bp = Blueprint("search", __name__)
 log = logging.getLogger(__name__)
 
 
 def run_search() -> tuple[Build, list[dict]]:
-    """Search the active index with the uploaded image; raise UploadError for a bad request."""
-    build = Build.active()
-    if build is None:
-        raise UploadError("there is no index to search yet: run scripts/build_index.py", 503)
+    """Search the served index with the uploaded image; raise UploadError for a bad request.
+
+    Only the upload's own faults are 400s; a database failure while loading the index or
+    reading the results propagates and is answered 503 (webapp/errors.py).
+    """
+    served = served_index()
+    build = served.build
     data = uploaded_image()
-    k = requested_k(build.k)
-    # An upload bigger than Pillow's limit is refused, not only warned about as the job does.
-    max_pixels = Image.MAX_IMAGE_PIXELS
+    k = requested_k(build.k if build else MAX_K)
     try:
-        matches = search(build, data, k, max_pixels)
+        index = search_index(served)
     except SearchUnavailable as exc:
         raise UploadError(str(exc), 503) from None
+    crop = decoded_upload(index.embedder, data)
+    matches = search(index, crop, k)
+    rows = build.images(m.image_id for m in matches)
+    return build, tiers.entries(served.threshold, content_hash(data),
+                                [rows[m.image_id] for m in matches], [m.score for m in matches])
+
+
+def decoded_upload(embedder, data: bytes):
+    """Return the model input cut from the upload; raise UploadError if it cannot be decoded."""
+    # An upload bigger than Pillow's limit is refused, not only warned about as the job does.
+    try:
+        return embedder.model_input(data, Image.MAX_IMAGE_PIXELS)
     except Image.DecompressionBombError as exc:
         raise UploadError(f"the image is too large to decode safely: {exc}") from None
-    except Exception as exc:  # any decoder error on any upload is a 400, as a skip in the job
+    except Exception as exc:  # decoding touches no database: any failure is the upload's
         log.info("unreadable upload: %s: %s", exc.__class__.__name__, exc)
         raise UploadError("the upload is not an image this site can read "
                           "(JPEG, PNG, WebP, GIF, BMP or TIFF)") from None
-    rows = build.images(m.image_id for m in matches)
-    return build, tiers.entries(build, content_hash(data), [rows[m.image_id] for m in matches],
-                                [m.score for m in matches])
 
 
 @bp.get("/search")
 def page():
     """Show the search form."""
-    return render_template("search.html", build=Build.active(), results=None)
+    return render_template("search.html", build=served_index().build, results=None)
 
 
 @bp.post("/search")
@@ -53,7 +64,7 @@ def page_results():
     try:
         build, results = run_search()
     except UploadError as exc:
-        return render_template("search.html", build=Build.active(), results=None,
+        return render_template("search.html", build=served_index().build, results=None,
                                error=exc.message), exc.status
     return render_template("search.html", build=build, results=results)
 
@@ -74,5 +85,5 @@ def too_large(_exc):
     message = too_large_message()
     if wants_json():
         return jsonify(error=message), 413
-    return render_template("search.html", build=Build.active(), results=None,
+    return render_template("search.html", build=served_index().build, results=None,
                            error=message), 413

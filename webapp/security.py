@@ -13,16 +13,32 @@ def content_security_policy(*image_base_urls: str | None) -> str:
             "frame-ancestors 'none'")
 
 
+class SecurityHeaders:
+    """Add the headers to every response, whoever made it: Flask, the page cache, WhiteNoise.
+
+    The outermost WSGI layer, so that no response (a cached page, a 304, a static file, an
+    error) can get past without them.
+    """
+
+    def __init__(self, wsgi_app, headers: list[tuple[str, str]]):
+        self.wsgi_app = wsgi_app
+        self.headers = headers
+
+    def __call__(self, environ, start_response):
+        def start_with_headers(status, headers, exc_info=None):
+            present = {name.lower() for name, _ in headers}
+            headers.extend(h for h in self.headers if h[0].lower() not in present)
+            return start_response(status, headers, exc_info)
+        return self.wsgi_app(environ, start_with_headers)
+
+
 def init_app(app) -> None:
-    """Register the after-request hook that adds the headers."""
+    """Wrap the app's WSGI stack, as its last layer, in the security headers."""
     policy = content_security_policy(app.config.get("IMAGE_BASE_URL"),
                                      app.config.get("THUMBNAIL_BASE_URL"))
-
-    @app.after_request
-    def add_security_headers(response):
-        headers = response.headers
-        headers.setdefault("Content-Security-Policy", policy)
-        headers.setdefault("X-Content-Type-Options", "nosniff")
-        headers.setdefault("Referrer-Policy", "same-origin")
-        headers.setdefault("X-Frame-Options", "DENY")
-        return response
+    app.wsgi_app = SecurityHeaders(app.wsgi_app, [
+        ("Content-Security-Policy", policy),
+        ("X-Content-Type-Options", "nosniff"),
+        ("Referrer-Policy", "same-origin"),
+        ("X-Frame-Options", "DENY"),
+    ])

@@ -7,7 +7,6 @@ webapp/pipeline/calibration.py and scripts/calibrate_tiers.py). "similar": anyth
 from __future__ import annotations
 
 from .files import image_links
-from .models import Build
 
 EXACT, NEAR_DUPLICATE, SIMILAR = "exact", "near-duplicate", "similar"
 
@@ -21,16 +20,11 @@ def tier(score: float, same_content: bool, threshold: float | None) -> str:
     return SIMILAR
 
 
-def near_duplicate_threshold(build: Build) -> float | None:
-    return build.near_duplicate_threshold
-
-
-def entries(build: Build, own_hash: str, rows, scores=None) -> list[dict]:
+def entries(threshold: float | None, own_hash: str, rows, scores=None) -> list[dict]:
     """Return the JSON/template entries of matches, each with its score and tier.
 
     `rows` have id, path and content_hash, and score unless `scores` gives them in order.
     """
-    threshold = near_duplicate_threshold(build)
     scores = scores if scores is not None else [row.score for row in rows]
     return [dict(image_links(row), score=score,
                  tier=tier(score, row.content_hash == own_hash, threshold))

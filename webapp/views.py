@@ -4,7 +4,8 @@ import math
 from flask import Blueprint, abort, current_app, render_template, request
 
 from . import tiers
-from .caching import active_build, cached_page
+from .active_index import served_index
+from .page_cache import cached_page
 from .files import image_links
 
 bp = Blueprint("views", __name__)
@@ -14,7 +15,7 @@ bp = Blueprint("views", __name__)
 @cached_page
 def gallery():
     """Show one page of the collection's thumbnails."""
-    build = active_build()
+    build = served_index().build
     per_page = current_app.config["PER_PAGE"]
     page = request.args.get("page", 1, type=int)
     total = build.image_count if build else 0
@@ -30,8 +31,9 @@ def gallery():
 @cached_page
 def image(image_id: int):
     """Show an image and its recommendations, best first."""
-    build = active_build() or abort(404)
+    served = served_index()
+    build = served.build or abort(404)
     row = build.image(image_id) or abort(404)
-    similar = tiers.entries(build, row.content_hash, build.similar(image_id))
+    similar = tiers.entries(served.threshold, row.content_hash, build.similar(image_id))
     return render_template("image.html", build=build, image=dict(image_links(row), row=row),
                            similar=similar)

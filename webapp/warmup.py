@@ -10,7 +10,7 @@ import time
 
 from flask import Flask
 
-from .caching import active_build
+from .active_index import served_index
 from .db import db
 
 log = logging.getLogger(__name__)
@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 def page_urls(app: Flask, limit: int) -> list[str]:
     """Return up to `limit` URLs: the gallery pages, then the image pages in gallery order."""
     with app.app_context():
-        build = active_build()
+        build = served_index().build
         if build is None:
             return []
         per_page = app.config["PER_PAGE"]
