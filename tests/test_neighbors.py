@@ -7,9 +7,14 @@ from webapp.pipeline.neighbors import exact_top_k
 
 
 def brute_force(vectors: np.ndarray, k: int):
-    """Full N x N float64 scores; best first, ties by smaller index, never the row itself."""
+    """Full N x N scores; best first, ties by smaller index, never the row itself.
+
+    Ties are defined as the code defines them: equal float32 scores. The float64 product is
+    rounded to float32 first, so that which BLAS kernel this CPU runs (its last float64 bits
+    differ between AVX2 and AVX-512 machines) cannot reorder equal scores.
+    """
     x = vectors.astype(np.float64)
-    scores = x @ x.T
+    scores = (x @ x.T).astype(np.float32)
     np.fill_diagonal(scores, -np.inf)
     kk = min(k, len(x) - 1)
     ids = np.stack([np.lexsort((np.arange(len(x)), -row))[:kk] for row in scores])

@@ -1,4 +1,5 @@
 """Re-runs: incremental builds equal from-scratch ones; interrupted runs lose nothing."""
+import contextlib
 import os
 import shutil
 import signal
@@ -7,6 +8,7 @@ import sys
 import time
 
 import numpy as np
+import psycopg2
 import pytest
 from PIL import Image
 
@@ -86,51 +88,73 @@ def start_build(source, url, thumbs):
                             text=True)
 
 
-def wait_for_embeddings(url, at_least, process, timeout=120):
+@contextlib.contextmanager
+def table_locked(url, table):
+    """Hold an EXCLUSIVE lock on `table`: others may read it, not write it, until released."""
+    connection = psycopg2.connect(url)
+    try:
+        connection.cursor().execute(f"LOCK TABLE {table} IN EXCLUSIVE MODE")
+        yield
+    finally:
+        connection.rollback()
+        connection.close()
+
+
+def wait_until_blocked_on(url, table, process, timeout=120):
+    """Wait until some session waits for a lock on `table` (the job, at a known statement)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and process.poll() is None:
-        try:
-            if query(url, "SELECT count(*) FROM embeddings")[0][0] >= at_least:
-                return
-        except Exception:  # the job may not have made the schema yet
-            pass
-        time.sleep(0.2)
-    raise AssertionError("the job did not get far enough to be interrupted")
+        waiting = query(url, "SELECT count(*) FROM pg_locks WHERE NOT granted "
+                             f"AND relation = '{table}'::regclass")[0][0]
+        if waiting:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"the job never waited for {table}: {process.communicate()}")
 
 
-def interrupted_build(tmp_path, sig, after_embeddings):
-    """Publish 12 images, start indexing 48 others, send `sig` once some are embedded."""
+def interrupted_build(url, tmp_path, sig):
+    """Publish 12 images; index 48 others, and send `sig` while the job waits to publish them.
+
+    Deterministic on any machine: the job is held by table locks at two known statements.
+    First embeddings is locked, so the job stops at storing its first batch, after it has
+    recorded its build; then builds is locked and embeddings released, so the job embeds
+    every image and stops at its publish. The signal arrives there.
+    """
     small, big = tmp_path / "small", tmp_path / "big"
     make_source(small, groups=2)
     make_source(big, seed=8, groups=8)
-    url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
     assert run_build(small, url, tmp_path / "t").returncode == 0
-    process = start_build(big, url, tmp_path / "t")
-    wait_for_embeddings(url, 12 + after_embeddings, process)
-    process.send_signal(sig)
-    return url, big, process
+    with contextlib.ExitStack() as builds_lock:
+        with table_locked(url, "embeddings"):
+            process = start_build(big, url, tmp_path / "t")
+            wait_until_blocked_on(url, "embeddings", process)
+            builds_lock.enter_context(table_locked(url, "builds"))
+        wait_until_blocked_on(url, "builds", process)
+        process.send_signal(sig)
+    return big, process
 
 
-def test_killed_run_keeps_the_old_index_and_the_next_run_resumes(tmp_path):
-    url, big, process = interrupted_build(tmp_path, signal.SIGKILL, 8)
+def test_killed_run_keeps_the_old_index_and_the_next_run_resumes(empty_postgres_url, tmp_path):
+    url = empty_postgres_url
+    big, process = interrupted_build(url, tmp_path, signal.SIGKILL)
     process.wait()
     client = create_app({"SQLALCHEMY_DATABASE_URI": url}).test_client()
     assert client.get("/healthz").get_json()["images"] == 12  # the old index still serves
-    done_before = query(url, "SELECT count(*) FROM embeddings")[0][0] - 12
+    assert query(url, "SELECT count(*) FROM embeddings")[0][0] == 12 + 48  # all kept
 
     resumed = run_build(big, url, tmp_path / "t")
     assert resumed.returncode == 0, resumed.stderr
-    reused = int(resumed.stdout.split("reused ")[1].split(",")[0])
-    assert reused >= done_before > 0
+    assert "embedded 0, reused 48" in resumed.stdout
     assert client.get("/healthz").get_json()["images"] == 48
     statuses = sorted(s for s, in query(url, "SELECT status FROM builds"))
     assert statuses == ["active", "failed", "superseded"]
 
 
-def test_ctrl_c_stops_with_a_message_and_keeps_the_old_index(tmp_path):
-    url, _, process = interrupted_build(tmp_path, signal.SIGINT, 4)
+def test_ctrl_c_stops_with_a_message_and_keeps_the_old_index(empty_postgres_url, tmp_path):
+    url = empty_postgres_url
+    _, process = interrupted_build(url, tmp_path, signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
-    assert process.returncode == 130
+    assert process.returncode == 130, stderr
     assert "previous index keeps serving" in stderr.strip().splitlines()[-1]
     assert query(url, "SELECT image_count FROM builds WHERE status = 'active'") == [(12,)]
     assert ("failed",) in query(url, "SELECT status FROM builds")
