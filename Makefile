@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 JOB_STAMP := $(VENV)/.job-installed
 TEST_STAMP := $(VENV)/.test-installed
-DEMO_DIR := demo_images
+DEMO_DIR := demo_photos
 
 .PHONY: demo test install system-deps browser load clean
 
@@ -49,4 +49,4 @@ demo: $(JOB_STAMP)
 	$(PY) scripts/demo.py --dir $(DEMO_DIR)
 
 clean:
-	rm -rf $(VENV) instance $(DEMO_DIR)
+	rm -rf $(VENV) instance $(DEMO_DIR) demo_images

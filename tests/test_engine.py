@@ -6,8 +6,9 @@ import pytest
 import torch
 
 from conftest import ROOT
-from webapp.pipeline import choice as choice_module
-from webapp.pipeline.choice import WeightsUnavailable, choose
+from webapp.pipeline.models import choice as choice_module
+from webapp.pipeline.models.choice import WeightsUnavailable, choose
+from webapp.pipeline.models.registry import BACKBONES, TORCHVISION
 
 
 def test_keys_known_without_torch_name_what_torch_loads(tmp_path):
@@ -22,15 +23,39 @@ def test_keys_known_without_torch_name_what_torch_loads(tmp_path):
         torch.manual_seed(5)
         torch.save(resnet18().state_dict(), weights)
     digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:16]
+    pre = BACKBONES["resnet18"].preprocessing.key()
     assert (choose(str(weights), "cpu", "fp32").model_key
-            == f"resnet18:file-sha256-{digest}:cpu-fp32")
+            == f"resnet18:file-sha256-{digest}:{pre}:cpu-fp32")
     assert choose(str(weights), "cpu").label == "resnet18.pt"
     version = torchvision.__version__.split("+")[0]
     assert choose("none", "cpu", "fp32").model_key == (
-        f"resnet18:random-seed0:torchvision-{version}:cpu-fp32")
+        f"resnet18:random-seed0:torchvision-{version}:{pre}:cpu-fp32")
     imagenet = choose("imagenet", "cpu", "fp32")
     assert imagenet.label == ResNet18_Weights.IMAGENET1K_V1.name
-    assert imagenet.model_key == "resnet18:IMAGENET1K_V1:cpu-fp32"
+    assert imagenet.model_key == f"resnet18:IMAGENET1K_V1:{pre}:cpu-fp32"
+
+
+@pytest.mark.parametrize("name", [n for n, b in BACKBONES.items()
+                                  if b.weights.source == TORCHVISION])
+def test_registry_names_what_torchvision_has(name):
+    """Each torchvision entry's weights, checksum and preprocessing are torchvision's own."""
+    import torchvision
+    backbone = BACKBONES[name]
+    enum = torchvision.models.get_model_weights(name)[backbone.weights.name]
+    assert f"-{backbone.weights.checksum}.pth" in enum.url
+    transforms = enum.transforms()
+    pre = backbone.preprocessing
+    assert (pre.resize, pre.crop) == (transforms.resize_size[0], transforms.crop_size[0])
+    assert (list(pre.mean), list(pre.std)) == (transforms.mean, transforms.std)
+    assert pre.interpolation == transforms.interpolation.value
+
+
+def test_every_model_and_preprocessing_has_its_own_key():
+    keys = {choose("none", "cpu", "fp32", model=name).model_key for name in BACKBONES}
+    assert len(keys) == len(BACKBONES)
+    assert len({b.preprocessing.key() for b in BACKBONES.values()}) == 4  # resnet18 = vgg16
+    with pytest.raises(ValueError, match="unknown model"):
+        choose("none", "cpu", model="resnet19")
 
 
 def test_cpu_fp32_runs_on_mnn_and_everything_else_on_torch(monkeypatch):

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from webapp.pipeline.neighbors import exact_top_k
+from webapp.pipeline.neighbors.exact import exact_top_k
 
 
 def brute_force(vectors: np.ndarray, k: int):

@@ -6,12 +6,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from webapp.imaging import Preprocessing
 from webapp.pipeline.reader import embed_files
 
 
 class MeanColour:
     """A stand-in model: the mean colour of each crop (what the reader does is under test)."""
-    resize, crop = 64, 56
+    preprocessing = Preprocessing(64, 56, (0.5,) * 3, (0.5,) * 3)
 
     def __init__(self, in_workers: bool, die: bool = False):
         self.embeds_in_workers, self.die = in_workers, die

@@ -28,6 +28,7 @@ class ServedIndex:
 
     build: Build | None
     threshold: float | None  # the near-duplicate tier's, calibrated for the build's model
+    dim: int | None          # of the build's embeddings
     pages: LRUCache
     _made: dict = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -75,13 +76,13 @@ class ActiveIndex:
         return self.served
 
     def _serve(self, build: Build | None) -> ServedIndex:
-        threshold = None
+        threshold = dim = None
         if build is not None:
-            threshold = StoredEmbedder.threshold(build.model_key)
+            threshold, dim = StoredEmbedder.facts(build.model_key)
             # Detached with its columns loaded, it stays readable after this request's
             # session is closed; the web only reads it.
             db.session.expunge(build)
-        return ServedIndex(build, threshold, LRUCache(self.page_cache_bytes))
+        return ServedIndex(build, threshold, dim, LRUCache(self.page_cache_bytes))
 
 
 def _id(build: Build | None) -> int | None:

@@ -1,4 +1,6 @@
 """The JSON API and the health check."""
+from datetime import timezone
+
 from flask import Blueprint, abort, current_app, jsonify, request
 
 from . import tiers
@@ -10,6 +12,7 @@ from .models import Build
 bp = Blueprint("api", __name__)
 
 MAX_PER_PAGE = 500
+METRIC = "cosine"  # the one similarity the job ranks by
 
 
 class BadRequest(Exception):
@@ -57,6 +60,19 @@ def image_detail(image_id: int):
     similar = tiers.entries(served.threshold, row.content_hash, build.similar(image_id))
     return jsonify({**image_links(row), "width": row.width, "height": row.height,
                     "similar": similar})
+
+
+@bp.get("/api/index")
+@cached_page
+def index_facts():
+    """Describe the served index: what built it, and how big it is."""
+    served = served_index()
+    build = served.build
+    if build is None:
+        return jsonify(error="there is no index yet: run scripts/build_index.py"), 404
+    built_at = build.finished_at.replace(tzinfo=timezone.utc).isoformat()
+    return jsonify(model=build.model, weights=build.weights, dim=served.dim, metric=METRIC,
+                   k=build.k, images=build.image_count, built_at=built_at)
 
 
 @bp.get("/healthz")

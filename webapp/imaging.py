@@ -5,6 +5,8 @@ preprocessed the same way wherever it is embedded.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import tempfile
 from dataclasses import dataclass
@@ -66,7 +68,61 @@ def to_rgb(img: Image.Image) -> Image.Image:
     return img.convert("RGB")
 
 
-def center_crop(rgb: Image.Image, resize: int, crop: int) -> np.ndarray:
+RESAMPLING = {"bilinear": Image.Resampling.BILINEAR, "bicubic": Image.Resampling.BICUBIC}
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """How a model's input is cut from a file: what its weights were trained with.
+
+    The same values drive the job's decode and the web's search by upload, and they are
+    part of the model key (two preprocessings give two sets of embeddings, never mixed).
+    """
+
+    resize: int                       # the shorter side, before the centre crop
+    crop: int                         # the square the model sees
+    mean: tuple[float, float, float]  # per channel, on 0..1 pixels
+    std: tuple[float, float, float]
+    interpolation: str = "bilinear"   # a key of RESAMPLING
+
+    @property
+    def decode_size(self) -> int:
+        """The smallest side a file is decoded at: the thumbnail comes from the same decode,
+        and JPEG draft decoding at this size decides the pixels the crop is cut from."""
+        return max(self.resize, THUMBNAIL_SIZE)
+
+    def as_dict(self) -> dict:
+        return {"resize": self.resize, "crop": self.crop, "mean": list(self.mean),
+                "std": list(self.std), "interpolation": self.interpolation,
+                "decode_size": self.decode_size}
+
+    @classmethod
+    def from_dict(cls, values: dict) -> Preprocessing:
+        return cls(values["resize"], values["crop"], tuple(values["mean"]),
+                   tuple(values["std"]), values.get("interpolation", "bilinear"))
+
+    def key(self) -> str:
+        """Return a short name of everything that changes the pixels the model sees."""
+        text = json.dumps(self.as_dict(), sort_keys=True).encode()
+        return "pre-" + hashlib.sha256(text).hexdigest()[:8]
+
+    def model_input(self, source, max_pixels: int | None = None) -> DecodedInput:
+        """Decode a file (path or file object) and cut the model's input from it."""
+        decoded = open_rgb(source, self.decode_size, max_pixels)
+        return DecodedInput(decoded, self.cut(decoded.rgb))
+
+    def cut(self, rgb: Image.Image) -> np.ndarray:
+        return center_crop(rgb, self.resize, self.crop, self.interpolation)
+
+
+@dataclass
+class DecodedInput:
+    decoded: DecodedImage  # for the thumbnail and the original's size
+    pixels: np.ndarray     # uint8 crop x crop x 3
+
+
+def center_crop(rgb: Image.Image, resize: int, crop: int,
+                interpolation: str = "bilinear") -> np.ndarray:
     """Return the model input as uint8 HxWx3: shorter side to `resize`, centre `crop` square.
 
     The same geometry as torchvision's Resize(resize) + CenterCrop(crop), but only the
@@ -79,7 +135,7 @@ def center_crop(rgb: Image.Image, resize: int, crop: int) -> np.ndarray:
     left = int(round((resized_w - crop) / 2.0))
     top = int(round((resized_h - crop) / 2.0))
     box = (left / scale, top / scale, (left + crop) / scale, (top + crop) / scale)
-    out = rgb.resize((crop, crop), Image.Resampling.BILINEAR, box=box)
+    out = rgb.resize((crop, crop), RESAMPLING[interpolation], box=box)
     return np.asarray(out, dtype=np.uint8)
 
 

@@ -169,10 +169,11 @@ class StoredEmbedder(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     @classmethod
-    def threshold(cls, model_key: str) -> float | None:
-        """Return the calibrated near-duplicate threshold of a model, or None if unknown."""
-        return db.session.scalar(select(cls.near_duplicate_threshold)
-                                 .where(cls.model_key == model_key))
+    def facts(cls, model_key: str) -> tuple[float | None, int | None]:
+        """Return (calibrated near-duplicate threshold, dimension) of a model, None if unknown."""
+        row = db.session.execute(select(cls.near_duplicate_threshold, cls.dim)
+                                 .where(cls.model_key == model_key)).first()
+        return (row[0], row[1]) if row else (None, None)
 
 
 def _rows(statement, **parameters):

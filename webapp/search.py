@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from .active_index import ServedIndex
 from .db import db
-from .imaging import THUMBNAIL_SIZE, center_crop, open_rgb
+from .imaging import Preprocessing
 from .models import Build, Embedding, IndexedImage, StoredEmbedder
 from .pipeline.scan import content_hasher  # hashlib only: no torch
 
@@ -41,8 +41,7 @@ class QueryEmbedder:
     model_key: str
     session: ort.InferenceSession
     scorer: ort.InferenceSession
-    resize: int
-    crop: int
+    preprocessing: Preprocessing
 
     @classmethod
     def load(cls, model_key: str, threads: int) -> QueryEmbedder:
@@ -61,17 +60,16 @@ class QueryEmbedder:
         providers = ["CPUExecutionProvider"]
         return cls(model_key, ort.InferenceSession(stored.onnx, options, providers=providers),
                    ort.InferenceSession(stored.scorer_onnx, options, providers=providers),
-                   stored.preprocessing["resize"], stored.preprocessing["crop"])
+                   Preprocessing.from_dict(stored.preprocessing))
 
     def model_input(self, data: bytes, max_pixels: int) -> np.ndarray:
         """Decode an encoded image and cut the model's input from it, as the job does.
 
         Raises whatever Pillow raises for data it cannot decode.
         """
-        # The job decodes at this size too (for the thumbnail), so JPEG draft scaling, and
-        # so the crop, is the same for a collection file as the job's.
-        decoded = open_rgb(io.BytesIO(data), max(self.resize, THUMBNAIL_SIZE), max_pixels)
-        return center_crop(decoded.rgb, self.resize, self.crop)
+        # The job's own preprocessing (decode size, JPEG draft scaling, crop, resampling), so
+        # a collection file gives the web the pixels it gave the job.
+        return self.preprocessing.model_input(io.BytesIO(data), max_pixels).pixels
 
     def embed(self, pixels: np.ndarray) -> np.ndarray:
         """Return the L2-normalised float32 embedding of a model input (uint8 HxWx3)."""

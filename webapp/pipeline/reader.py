@@ -14,7 +14,7 @@ from typing import Iterator
 
 import numpy as np
 
-from ..imaging import THUMBNAIL_SIZE, center_crop, open_rgb, save_thumbnail
+from ..imaging import Preprocessing, save_thumbnail
 
 # Batches a worker has queued ahead of the one being consumed: enough to keep every worker
 # busy, and a bound on memory (a 64-image batch of 224 x 224 crops is 9.6 MB).
@@ -33,13 +33,13 @@ class Decoded:
     error: str = ""
 
 
-def decode_one(item: tuple[int, str, str], resize: int, crop: int,
+def decode_one(item: tuple[int, str, str], preprocessing: Preprocessing,
                thumbnail_dir: str | None) -> Decoded:
     """Decode (index, path, content hash) once: the model's crop and the thumbnail from it."""
     index, full_path, content_hash = item
     try:
-        decoded = open_rgb(full_path, max(resize, THUMBNAIL_SIZE))
-        pixels = center_crop(decoded.rgb, resize, crop)
+        cut = preprocessing.model_input(full_path)
+        decoded, pixels = cut.decoded, cut.pixels
     except Exception as exc:  # any decoder error on any file is a skip, never fatal
         return Decoded(index, None, error=f"{exc.__class__.__name__}: {exc}")
     if thumbnail_dir:
@@ -70,7 +70,7 @@ def embed_files(embedder, items: list[tuple[str, str]], *, batch_size: int, work
     size = min(batch_size, WORKER_BATCH) if inside else batch_size
     batches = ([(i, *items[i]) for i in range(start, min(start + size, len(items)))]
                for start in range(0, len(items), size))
-    work = partial(_work, resize=embedder.resize, crop=embedder.crop,
+    work = partial(_work, preprocessing=embedder.preprocessing,
                    thumbnail_dir=thumbnail_dir, embed=inside)
     if workers == 0:
         results = map(work, batches)
@@ -117,8 +117,9 @@ def _adopt(embedder) -> None:
     _worker_embedder = embedder
 
 
-def _work(batch: list[tuple[int, str, str]], *, resize: int, crop: int,
+def _work(batch: list[tuple[int, str, str]], *, preprocessing: Preprocessing,
           thumbnail_dir: str | None, embed: bool) -> tuple[list[Decoded], np.ndarray]:
     """Decode a batch; return (outcomes, its crops), or (outcomes, its embeddings)."""
-    pixels, outcomes = stack([decode_one(item, resize, crop, thumbnail_dir) for item in batch])
+    pixels, outcomes = stack([decode_one(item, preprocessing, thumbnail_dir)
+                              for item in batch])
     return outcomes, vectors_of(_worker_embedder, pixels) if embed else pixels

@@ -14,17 +14,13 @@ from ..db import db
 from ..imaging import thumbnail_name
 from ..models import FAILED, Build, utcnow
 from . import store
-from .choice import MODEL_NAME, Choice, choose
-from .engine import load_engine
-from .exact_numpy import SMALL_N, small_top_k
-from .model_files import ModelFiles, ensure_stored
+from .models.choice import Choice, choose
+from .models.engine import load_engine
+from .models.files import ModelFiles, ensure_stored
+from .models.registry import DEFAULT_MODEL
+from .neighbors import choose_method, find_neighbors
 from .reader import embed_files
 from .scan import Skip, hash_files, scan
-
-
-# Exact search is O(N^2): about a minute for 100k images on a 2-core CPU, an hour for 1M.
-# Past this size (CPU) the job switches to FAISS HNSW; a GPU does 1M exactly in about a minute.
-EXACT_LIMIT = {"cpu": 200_000, "cuda": 2_000_000}
 
 
 class BuildError(Exception):
@@ -35,6 +31,7 @@ class BuildError(Exception):
 class BuildOptions:
     image_dir: str
     k: int = 10
+    model: str = DEFAULT_MODEL
     weights: str = "imagenet"
     device: str = "auto"
     precision: str = "auto"
@@ -92,10 +89,11 @@ def run_build(options: BuildOptions) -> Summary:
         raise BuildError(f"no such folder: {options.image_dir}")
     options.thumbnail_dir = options.thumbnail_dir or current_app.config["THUMBNAIL_DIR"]
     store.ensure_schema()
-    choice = choose(options.weights, options.device, options.precision, options.engine)
+    choice = choose(options.weights, options.device, options.precision, options.engine,
+                    options.model)
     embedder, model_files, timings = load_engine(choice)
 
-    build = Build(root=root, model=MODEL_NAME, weights=choice.label,
+    build = Build(root=root, model=choice.backbone.name, weights=choice.label,
                   model_key=choice.model_key, k=options.k,
                   timings={**timings, "precision": choice.precision, "engine": choice.engine,
                            "preprocessing": model_files.preprocessing})
@@ -144,8 +142,9 @@ def _build(build: Build, root: str, choice: Choice, embedder, model_files: Model
     tick = time.perf_counter()
     vectors = np.stack([np.frombuffer(known[f.content_hash][2], dtype=np.float32)
                         for f in good])
-    method = choose_neighbors(options.neighbors, len(good), choice.device)
-    ids, scores, recall = find_neighbors(method, vectors, options.k, choice.device, options)
+    method = choose_method(options.neighbors, len(good), choice.device)
+    ids, scores, recall = find_neighbors(method, vectors, options.k, choice.device,
+                                         options.progress)
     timings["neighbors_seconds"] = time.perf_counter() - tick
     timings.update(neighbors=method, recall_at_k=recall)
 
@@ -174,27 +173,6 @@ def compare_with(previous: dict[str, str], good) -> dict:
     return {"new": sum(p not in previous for p in current),
             "changed": sum(p in previous and previous[p] != h for p, h in current.items()),
             "removed": sum(p not in current for p in previous)}
-
-
-def choose_neighbors(requested: str, n: int, device_type: str) -> str:
-    """Return 'exact' or 'faiss': what was asked for, or by size where 'auto'."""
-    if requested != "auto":
-        return requested
-    return "exact" if n <= EXACT_LIMIT.get(device_type, EXACT_LIMIT["cpu"]) else "faiss"
-
-
-def find_neighbors(method: str, vectors: np.ndarray, k: int, device, options: BuildOptions):
-    """Return (ids, scores, recall): recall@k measured on a sample for FAISS, else None."""
-    if method == "faiss":
-        from .approximate import faiss_top_k, recall_at_k
-        ids, scores = faiss_top_k(vectors, k)
-        return ids, scores, recall_at_k(vectors, ids)
-    if device == "cpu" and len(vectors) <= SMALL_N:
-        ids, scores = small_top_k(vectors, k)  # the same answer, without importing torch
-    else:
-        from .neighbors import exact_top_k
-        ids, scores = exact_top_k(vectors, k, device=device, progress=options.progress)
-    return ids, scores, None
 
 
 def _thumbnail_exists(folder: str, content_hash: str) -> bool:

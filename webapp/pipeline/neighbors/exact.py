@@ -15,8 +15,8 @@ Then, on a second thread while the next block is computed:
    its m-th fast score plus the fast pass's worst-case error: nothing outside the candidates
    can then belong to the top k. Rows that are not (dense ties, duplicates) go through an
    fp32 pass with its much smaller error when the fast pass was bf16, then a full row.
-The fast pass is bf16 where the hardware has it (GPUs, AMX/AVX512-BF16 CPUs, for large N)
-and fp32 elsewhere, where NumPy's BLAS does the product (faster than torch's on AVX2 CPUs).
+The fast pass is bf16 on GPUs and AMX CPUs (for large N) and fp32 elsewhere, where NumPy's
+BLAS does the product (faster than torch's on AVX2 CPUs).
 "Exact" means the true top k, up to float32 rounding of the scores (about 1e-7).
 """
 from __future__ import annotations
@@ -31,8 +31,8 @@ from tqdm import tqdm
 
 from .blocks import GROUP, FastPass, best_along_rows, fast_pass, sweep_chunk
 from .earlier_pairs import EarlierPairs
-from .exact_numpy import FP32_ROUNDOFF, empty_lists, full_row, rerank
-from .hardware import cpu_has_bf16
+from .small import FP32_ROUNDOFF, empty_lists, full_row, rerank
+from ..models.hardware import cpu_has_amx
 
 # The score block's budget. Bigger blocks mean fewer chunks, and fewer pairs kept for later
 # rows; 512 MB keeps a 100k x 512 search under 2 GB in all (torch itself is ~600 MB of it).
@@ -54,17 +54,19 @@ def fast_pass_error(dtype: torch.dtype, dim: int) -> float:
     return rounding + dim * UNIT_ROUNDOFF[torch.float32]
 
 
-# Below this many vectors an fp32 pass wins on a CPU: bf16 halves the product's time but
-# needs 74 candidates a row instead of 18, and re-scoring them costs more than it saves
-# (measured break-even between 10k and 30k on a 2-core AMX Xeon).
-BF16_FROM = 20_000
+# The bf16 fast pass pays only with AMX, and only for large N: it halves the product's time
+# but needs 74 candidates a row instead of 18, and re-scoring them costs more than it saves
+# below the crossover. Measured (scripts/benchmark.py neighbors --fast fp32|bf16, d = 512):
+# 2-core AMX Xeon: 30k fp32 5.1 s, bf16 8.6 s; 60k fp32 31.8 s, bf16 22.2 s. 2-core AMD Zen 4
+# (AVX512-BF16, no AMX): 30k 4.5 vs 5.6 s, 60k 15.3 vs 16.4 s, 100k 38.9 vs 41.9 s: never.
+BF16_FROM = 40_000
 
 
 def default_fast_dtype(device: str = "cpu", n: int = BF16_FROM) -> torch.dtype:
-    """bf16 where it is native (GPUs; CPUs with AMX or AVX512-BF16, for large N), else fp32."""
+    """bf16 on GPUs, and on AMX CPUs for large N; fp32 elsewhere."""
     if torch.device(device).type == "cuda":
         return torch.bfloat16
-    return torch.bfloat16 if cpu_has_bf16() and n >= BF16_FROM else torch.float32
+    return torch.bfloat16 if cpu_has_amx() and n >= BF16_FROM else torch.float32
 
 
 def exact_top_k(vectors: np.ndarray, k: int, *, memory_mb: int = BLOCK_MB, device: str = "cpu",
@@ -84,7 +86,7 @@ def exact_top_k(vectors: np.ndarray, k: int, *, memory_mb: int = BLOCK_MB, devic
 
     @functools.cache
     def fp32_pass() -> FastPass:  # made only if some row needs it, then kept
-        return _fast_pass(base, kk, torch.float32, device)
+        return _fp32_rows_pass(base, kk, device)
 
     def finish(rows, cand_scores, cand, fence):
         ids[rows], scores[rows] = rerank(base, rows, cand, kk)
@@ -120,6 +122,19 @@ def chunk_rows(n: int, memory_mb: int, element_size: int = 4, m: int = 18) -> in
 def _fast_pass(base: np.ndarray, kk: int, dtype: torch.dtype, device: str) -> FastPass:
     m = min(len(base) - 1, kk + MARGIN[dtype])
     return fast_pass(base, m, dtype, device, fast_pass_error(dtype, base.shape[1]))
+
+
+def _fp32_rows_pass(base: np.ndarray, kk: int, device: str) -> FastPass:
+    """Return the fp32 pass for the rows a bf16 pass could not certify.
+
+    It scores whole rows only (no sweep, so no padding to GROUP): on a CPU it reads `base`
+    in place rather than a copy (200 MB at 100k x 512, which broke the 2 GB budget).
+    """
+    if torch.device(device).type != "cpu":
+        return _fast_pass(base, kk, torch.float32, device)
+    m = min(len(base) - 1, kk + MARGIN[torch.float32])
+    return FastPass(torch.from_numpy(base), len(base), m,
+                    fast_pass_error(torch.float32, base.shape[1]))
 
 
 def _certified_search(fast: FastPass, base: np.ndarray, rows: np.ndarray, kk: int,

