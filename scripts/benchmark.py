@@ -57,45 +57,54 @@ def timed(cmd: list[str]) -> tuple[float, str]:
 # --- embed -----------------------------------------------------------------------------
 
 def cmd_embed(args) -> dict:
+    """Time the whole job per backbone and the seed method, on the same folder, in one run."""
+    from webapp.pipeline.models.registry import OFFLINE_MODEL
     with tempfile.TemporaryDirectory() as tmp:
-        # Untimed: the once-per-machine work of a model (ONNX export and tier calibration,
-        # cached in ~/.cache/similar-images) is not part of indexing a folder.
-        warm = os.path.join(tmp, "warm")
-        os.makedirs(warm)
-        from webapp.pipeline.scan import scan
-        first = scan(os.path.abspath(args.image_dir))[0][0]  # copied: the job never follows
-        shutil.copy(first.full_path, warm)                   # a link out of its folder
-        timed([sys.executable, BUILD, warm, "--weights", "none", "--no-progress",
-               "--database-url", f"sqlite:///{tmp}/warm.sqlite3",
-               "--thumbnail-dir", f"{tmp}/warm-thumbs"])
-        ours_s, out = timed([sys.executable, BUILD, args.image_dir, "--weights", "none",
-                             "--database-url", f"sqlite:///{tmp}/ours.sqlite3",
-                             "--thumbnail-dir", f"{tmp}/thumbs", "--no-progress"])
-        images = int(SUMMARY.match(out.strip().splitlines()[-1])[1])
         seed_s, _ = timed([sys.executable, SELF, "seed-run", args.image_dir,
                            f"sqlite:///{tmp}/seed.sqlite3"])
-    result = {"images": images, "ours_seconds": round(ours_s, 2),
-              "ours_images_per_s": round(images / ours_s, 1), "seed_seconds": round(seed_s, 2),
-              "seed_images_per_s": round(images / seed_s, 1),
-              "speedup": round(seed_s / ours_s, 2)}
-    result.update(precision_agreement(args.image_dir, args.sample))
-    return result
+        rows = []
+        for model in args.model.split(","):
+            # Real weights where they can be had offline; speed does not depend on the values.
+            weights = "imagenet" if model == OFFLINE_MODEL else "none"
+            build = [sys.executable, BUILD, "--model", model, "--weights", weights,
+                     "--no-progress"]
+            # Untimed: the once-per-machine work of a model (ONNX export and tier
+            # calibration, cached in ~/.cache/similar-images) is not part of indexing.
+            warm = os.path.join(tmp, f"warm-{model}")
+            os.makedirs(warm)
+            from webapp.pipeline.scan import scan
+            first = scan(os.path.abspath(args.image_dir))[0][0]  # copied: the job never
+            shutil.copy(first.full_path, warm)                   # follows a link out
+            timed(build + [warm, "--database-url", f"sqlite:///{tmp}/warm-{model}.sqlite3",
+                           "--thumbnail-dir", f"{tmp}/warm-thumbs"])
+            ours_s, out = timed(build + [args.image_dir, "--database-url",
+                                         f"sqlite:///{tmp}/{model}.sqlite3",
+                                         "--thumbnail-dir", f"{tmp}/thumbs-{model}"])
+            images = int(SUMMARY.match(out.strip().splitlines()[-1])[1])
+            row = {"model": model, "weights": weights, "images": images,
+                   "ours_seconds": round(ours_s, 2),
+                   "ours_images_per_s": round(images / ours_s, 1),
+                   "speedup": round(seed_s / ours_s, 2)}
+            row.update(precision_agreement(args.image_dir, args.sample, model, weights))
+            rows.append(row)
+    return {"images": rows[0]["images"], "seed_seconds": round(seed_s, 2),
+            "seed_images_per_s": round(rows[0]["images"] / seed_s, 1), "models": rows}
 
 
-def precision_agreement(image_dir: str, sample: int) -> dict:
+def precision_agreement(image_dir: str, sample: int, model: str, weights: str) -> dict:
     """Compare the job's fast path (auto engine and precision) with torch fp32, same crops."""
     from webapp.pipeline.models.choice import choose
-    from webapp.pipeline.models.torch_engine import load_embedder
     from webapp.pipeline.models.engine import load_engine
+    from webapp.pipeline.models.torch_engine import load_embedder
     from webapp.pipeline.neighbors.exact import exact_top_k
     from webapp.pipeline.reader import embed_files
     from webapp.pipeline.scan import hash_files, scan
     files, _ = hash_files(scan(os.path.abspath(image_dir))[0][:sample])
     items = [(f.full_path, f.content_hash) for f in files]
-    choice = choose("none", "cpu", "auto", "auto")
+    choice = choose(weights, "cpu", "auto", "auto", model)
     fast = load_engine(choice)[0]
     vectors = []
-    for embedder in (load_embedder("none", "cpu", "fp32"), fast):
+    for embedder in (load_embedder(weights, "cpu", "fp32", model), fast):
         batches = embed_files(embedder, items, batch_size=64, workers=2, thumbnail_dir=None)
         vectors.append(np.concatenate([v for _, v in batches]))
     cosines = np.sum(vectors[0] * vectors[1], axis=1)
@@ -228,7 +237,7 @@ def cmd_all(args) -> dict:
             from demo_images import make_collection
             image_dir = os.path.join(tmp, "images")
             make_collection(image_dir, groups=100, per_group=10, seed=3)
-        embed = run_json(["embed", image_dir])
+        embed = run_json(["embed", image_dir, "--model", args.model])
     n10k = run_json(["neighbors", "--n", "10000", "--dim", "512", "--k", "10", "--compare-seed"])
     n100k = run_json(["neighbors", "--n", "100000", "--dim", "512", "--k", "10"])
     store = run_json(["store", "--rows", "1000000"])
@@ -245,19 +254,28 @@ def working(result: dict, prefix: str = "") -> int:
     return result[f"{prefix}peak_rss_mb"] - result[f"{prefix}baseline_rss_mb"]
 
 
+def embedding_rows(embed: dict) -> list[str]:
+    """Return two table rows per backbone: its speed against the seed, its precision."""
+    rows = []
+    for row in embed["models"]:
+        rows += [
+            f"| embedding with {row['model']}, end to end from {row['images']} JPEGs "
+            f"(whole run) | {row['ours_images_per_s']} images/s ({row['ours_seconds']} s, "
+            f"{row['precision']}) | {embed['seed_images_per_s']} images/s "
+            f"({embed['seed_seconds']} s, ResNet18) | {row['speedup']}x |",
+            f"| {row['model']}: {row['precision']} vs torch fp32 embeddings "
+            f"({row['agreement_images']} images) | min cosine {row['min_cosine_vs_fp32']}, "
+            f"top-10 overlap {row['top10_overlap_vs_fp32']} | | |"]
+    return rows
+
+
 def markdown(embed: dict, n10k: dict, n100k: dict, store: dict) -> str:
     cpu = platform.processor() or platform.machine()
     lines = [
         f"Machine: {os.cpu_count()} cores ({cpu}), no GPU. Command: `.venv/bin/python "
         "scripts/benchmark.py all`.", "",
         "| stage | this project | seed method | ratio |", "| --- | --- | --- | --- |",
-        f"| embedding, end to end from {embed['images']} JPEGs (whole run) | "
-        f"{embed['ours_images_per_s']} images/s ({embed['ours_seconds']} s, "
-        f"{embed['precision']}) | {embed['seed_images_per_s']} images/s "
-        f"({embed['seed_seconds']} s) | {embed['speedup']}x |",
-        f"| {embed['precision']} vs torch fp32 embeddings ({embed['agreement_images']} images) | "
-        f"min cosine {embed['min_cosine_vs_fp32']}, top-10 overlap "
-        f"{embed['top10_overlap_vs_fp32']} | | |",
+        *embedding_rows(embed),
         f"| exact top-10, N = 10k, d = 512 | {n10k['seconds']} s, {n10k['peak_rss_mb']} MB "
         f"peak ({working(n10k)} MB above the libraries) | {n10k['seed_seconds']} s, "
         f"{n10k['seed_peak_rss_mb']} MB peak ({working(n10k, 'seed_')} MB above) | "
@@ -280,6 +298,8 @@ def main() -> None:
     embed = sub.add_parser("embed")
     embed.add_argument("image_dir")
     embed.add_argument("--sample", type=int, default=256, help="images for the bf16 check")
+    embed.add_argument("--model", default="resnet18",
+                       help="backbones to time, comma-separated (resnet18,efficientnet_lite0)")
     seed = sub.add_parser("seed-run", help=argparse.SUPPRESS)
     seed.add_argument("image_dir")
     seed.add_argument("database_url")
@@ -303,6 +323,8 @@ def main() -> None:
     everything = sub.add_parser("all")
     everything.add_argument("--images", help="a folder of JPEGs (default: 1000 generated)")
     everything.add_argument("--out", help="also write the Markdown table here")
+    everything.add_argument("--model", default="resnet18",
+                            help="backbones for the embedding rows, comma-separated")
     args = parser.parse_args()
     handler = {"embed": cmd_embed, "seed-run": cmd_seed_run, "neighbors": cmd_neighbors,
                "rerun": cmd_rerun, "store": cmd_store, "all": cmd_all}[args.command]

