@@ -18,7 +18,9 @@ from webapp import create_app  # noqa: E402
 from webapp.pipeline.models.choice import ENGINES, WeightsUnavailable  # noqa: E402
 from webapp.pipeline.models.registry import BACKBONES, DEFAULT_MODEL  # noqa: E402
 from webapp.pipeline.neighbors import METHODS  # noqa: E402
+from webapp.db import db  # noqa: E402
 from webapp.pipeline.runner import BuildError, BuildOptions, run_build  # noqa: E402
+from webapp.pipeline.store import ensure_schema  # noqa: E402
 
 EXIT_FAILED = 1
 EXIT_NO_WEIGHTS = 3
@@ -65,15 +67,18 @@ def main(argv=None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     overrides = {"SQLALCHEMY_DATABASE_URI": args.database_url} if args.database_url else {}
     app = create_app(overrides)
-    options = BuildOptions(image_dir=args.image_dir, k=args.k, model=args.model,
+    thumbnail_dir = args.thumbnail_dir or app.config["THUMBNAIL_DIR"]
+    options = BuildOptions(image_dir=args.image_dir, thumbnail_dir=thumbnail_dir, k=args.k,
+                           model=args.model,
                            weights=args.weights,
                            device=args.device, precision=args.precision, engine=args.engine,
                            batch_size=args.batch_size, workers=args.workers,
-                           thumbnail_dir=args.thumbnail_dir, neighbors=args.neighbors,
+                           neighbors=args.neighbors,
                            strict=args.strict, progress=not args.no_progress)
     try:
         with app.app_context():
-            summary = run_build(options)
+            ensure_schema()  # Flask-Migrate's upgrade: the one step that needs the app
+            summary = run_build(db.session, options)
     except WeightsUnavailable as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_NO_WEIGHTS

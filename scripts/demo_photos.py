@@ -87,38 +87,45 @@ def tiles(img: Image.Image) -> list[Image.Image]:
     return [img.crop((x, y, x + tw, y + th)) for y in (0, h - th) for x in (0, w - tw)]
 
 
-def save(img: Image.Image, path: str, quality: int = QUALITY) -> None:
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    img.save(path, "JPEG", quality=quality)
+def write(dest: str, pictures_of) -> dict[str, str]:
+    """Write what `pictures_of(name, photo)` gives ({path: picture}) for every photograph.
+
+    Returns {path: the photograph's name}. A path ending in "-small.jpg" is saved at JPEG
+    quality 60 (a small re-encoded copy), every other at QUALITY.
+    """
+    members = {}
+    for name, photo in photographs().items():
+        for path, picture in pictures_of(name, photo).items():
+            os.makedirs(os.path.dirname(os.path.join(dest, path)), exist_ok=True)
+            quality = 60 if path.endswith("-small.jpg") else QUALITY
+            picture.save(os.path.join(dest, path), "JPEG", quality=quality)
+            members[path] = name
+    return members
 
 
 def make_demo_collection(dest: str, seed: int = 0) -> dict[str, str]:
     """Write the demo under dest/; return {path: the photograph it comes from}."""
     rng = random.Random(seed)
-    members = {}
-    for name, photo in photographs().items():
+
+    def pictures_of(name, photo):
         pictures = {f"photos/{name}.jpg": photo}
         pictures.update({f"photos/{name}-{edit}.jpg": change(photo, rng)
                          for edit, change in DEMO_EDITS.items()})
         pictures.update({f"tiles/{name}-{i}.jpg": tile for i, tile in enumerate(tiles(photo))})
-        for path, picture in pictures.items():
-            save(picture, os.path.join(dest, path), 60 if path.endswith("-small.jpg") else QUALITY)
-            members[path] = name
-    return members
+        return pictures
+    return write(dest, pictures_of)
 
 
 def make_families(dest: str, seed: int = 1) -> dict[str, str]:
     """Write one folder per photograph (it and nine edits); return {path: family}."""
     rng = random.Random(seed)
-    members = {}
-    for name, photo in photographs().items():
+
+    def pictures_of(name, photo):
         pictures = {f"{name}/original.jpg": photo}
         pictures.update({f"{name}/{edit}.jpg": change(photo, rng)
                          for edit, change in FAMILY_EDITS.items()})
-        for path, picture in pictures.items():
-            save(picture, os.path.join(dest, path))
-            members[path] = name
-    return members
+        return pictures
+    return write(dest, pictures_of)
 
 
 def main() -> None:

@@ -43,9 +43,9 @@ def synthesize(total: int, seed: int = 0) -> Build:
         vectors = rng.standard_normal((min(20_000, extra - start), embedding_dim(active)),
                                       dtype=np.float32)
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-        store.save_embeddings(active.model_key, [(h, 1, 1, v.tobytes()) for h, v in
-                                                 zip(hashes[start:], vectors)])
-    ids = store.image_ids([f"synthetic/{h}.jpg" for h in hashes])
+        store.save_embeddings(db.session, active.model_key,
+                              [(h, 1, 1, v.tobytes()) for h, v in zip(hashes[start:], vectors)])
+    ids = store.image_ids(db.session, [f"synthetic/{h}.jpg" for h in hashes])
     rows = [tuple(r) for r in real] + [(ids[f"synthetic/{h}.jpg"], h, 1, 1, 0) for h in hashes]
     build = Build(root=active.root, model=active.model, weights=active.weights,
                   model_key=active.model_key, k=active.k, image_count=len(rows),
@@ -53,8 +53,8 @@ def synthesize(total: int, seed: int = 0) -> Build:
     db.session.add(build)
     db.session.commit()
     empty = np.empty((len(rows), 0), np.int64)
-    store.save_build_rows(build.id, rows, empty, empty.astype(np.float32))
-    store.publish(build)
+    store.save_build_rows(db.session, build.id, rows, empty, empty.astype(np.float32))
+    store.publish(db.session, build)
     return build
 
 

@@ -108,10 +108,10 @@ def test_each_database_stores_the_model_once(tmp_path):
         app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / name}.sqlite3"})
         with app.app_context():
             ensure_schema()
-            assert set(ensure_stored(choice.model_key, choice.label, files)) == {
-                "store_model_seconds"}
-            assert ensure_stored(choice.model_key, choice.label, files) == {}
             from webapp.db import db
+            assert set(ensure_stored(db.session, choice.model_key, choice.label, files)) == {
+                "store_model_seconds"}
+            assert ensure_stored(db.session, choice.model_key, choice.label, files) == {}
             stored = db.session.get(StoredEmbedder, choice.model_key)
             assert stored.onnx == files.onnx and stored.dim == 512
 

@@ -112,7 +112,9 @@ def test_missing_weights_stop_the_job_and_name_the_alternatives(collection, tmp_
 def test_fatal_errors_exit_non_zero_with_one_line(collection, tmp_path):
     missing = run_build(tmp_path / "nope", f"sqlite:///{tmp_path / 'a.sqlite3'}", tmp_path)
     assert missing.returncode == 1
-    assert missing.stderr.strip().splitlines()[-1].startswith("error: no such folder")
+    # One line in all: no library's INFO lines (Alembic's plugins and migrations) before it.
+    assert missing.stdout == "" and len(missing.stderr.strip().splitlines()) == 1
+    assert missing.stderr.startswith("error: no such folder")
     down = run_build(collection.root, "postgres://postgres@127.0.0.1:1/none", tmp_path)
     assert down.returncode == 1
     assert "database unreachable" in down.stderr.strip().splitlines()[-1]
@@ -141,3 +143,25 @@ def test_faiss_mode_reports_recall_and_keeps_the_list_rules(collection, tmp_path
     lists = active_lists(url)
     assert len(lists) == len(collection.groups)
     assert all(len(s) == K and p not in [q for q, _ in s] for p, s in lists.items())
+
+
+def test_the_job_runs_from_a_plain_session_without_a_flask_app(collection, tmp_path):
+    """A database session and paths are all the job's library takes (a worker elsewhere)."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import Session
+
+    from webapp import create_app
+    from webapp.db import db
+    from webapp.pipeline.runner import BuildOptions, run_build as run_job
+    url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    engine = create_engine(url)
+    db.Model.metadata.create_all(engine)
+    options = BuildOptions(str(collection.root / "group-00"), str(tmp_path / "thumbs"), k=3,
+                           weights="none", workers=0, progress=False)
+    with Session(engine) as session:
+        summary = run_job(session, options)
+    engine.dispose()
+    assert (summary.indexed, summary.skipped) == (6, [])
+    client = create_app({"SQLALCHEMY_DATABASE_URI": url}).test_client()
+    assert client.get("/api/index").get_json()["images"] == 6
+    assert len(list((tmp_path / "thumbs").rglob("*.jpg"))) == 6

@@ -1,1 +1,11 @@
-"""Offline stages of the job: scan, embed, neighbors, store, and the runner that chains them."""
+"""The offline job, by stage; it takes a database session and paths, no Flask app.
+
+- scan.py: find the collection's files and hash their content;
+- reader.py: decode them (and write thumbnails) in worker processes, embed them in batches;
+- models/: what embeds them: the backbone registry, the torch and MNN engines, the ONNX
+  export the web searches with, the near-duplicate calibration, the per-machine cache;
+- neighbors/: each image's exact top-k (NumPy for small collections, the chunked sweep),
+  or FAISS past the exact limit;
+- store.py: bulk writes and the one-transaction publish;
+- runner.py: the stages in order.
+"""

@@ -7,10 +7,9 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-from flask import current_app
+from sqlalchemy.orm import Session
 from tqdm import tqdm
 
-from ..db import db
 from ..imaging import thumbnail_name
 from ..models import FAILED, Build, utcnow
 from . import store
@@ -30,6 +29,7 @@ class BuildError(Exception):
 @dataclass
 class BuildOptions:
     image_dir: str
+    thumbnail_dir: str       # where thumbnails go (the web must see them: THUMBNAIL_DIR)
     k: int = 10
     model: str = DEFAULT_MODEL
     weights: str = "imagenet"
@@ -38,7 +38,6 @@ class BuildOptions:
     engine: str = "auto"     # mnn, torch, or auto: mnn for fp32 on the CPU
     batch_size: int = 64
     workers: int = field(default_factory=lambda: min(4, os.cpu_count() or 1))
-    thumbnail_dir: str | None = None  # default: the app's THUMBNAIL_DIR
     neighbors: str = "auto"  # exact, faiss, or auto: exact up to EXACT_LIMIT images
     strict: bool = False     # any skipped file is fatal
     progress: bool = True
@@ -81,14 +80,15 @@ class Summary:
         return f"{self.neighbors} neighbours, recall@k {self.recall:.3f} on a sample"
 
 
-def run_build(options: BuildOptions) -> Summary:
-    """Build and publish an index; must run inside the app context of the target database."""
+def run_build(session: Session, options: BuildOptions) -> Summary:
+    """Build and publish an index in the database `session` talks to (its schema is current).
+
+    No Flask app is needed: a script, a test or a worker on another machine calls it the same.
+    """
     started = time.perf_counter()
     root = os.path.abspath(os.path.expanduser(options.image_dir))
     if not os.path.isdir(root):
         raise BuildError(f"no such folder: {options.image_dir}")
-    options.thumbnail_dir = options.thumbnail_dir or current_app.config["THUMBNAIL_DIR"]
-    store.ensure_schema()
     choice = choose(options.weights, options.device, options.precision, options.engine,
                     options.model)
     embedder, model_files, timings = load_engine(choice)
@@ -97,24 +97,24 @@ def run_build(options: BuildOptions) -> Summary:
                   model_key=choice.model_key, k=options.k,
                   timings={**timings, "precision": choice.precision, "engine": choice.engine,
                            "preprocessing": model_files.preprocessing})
-    db.session.add(build)
-    db.session.commit()
+    session.add(build)
+    session.commit()
     try:
-        summary = _build(build, root, choice, embedder, model_files, options, started)
+        summary = _build(session, build, root, choice, embedder, model_files, options, started)
     except BaseException as exc:
-        db.session.rollback()
+        session.rollback()
         build.status, build.finished_at = FAILED, utcnow()
-        db.session.commit()
+        session.commit()
         if isinstance(exc, (BuildError, KeyboardInterrupt)):
             raise
         raise BuildError(f"{exc.__class__.__name__}: {exc}") from exc
     return summary
 
 
-def _build(build: Build, root: str, choice: Choice, embedder, model_files: ModelFiles,
-           options: BuildOptions, started: float) -> Summary:
+def _build(session: Session, build: Build, root: str, choice: Choice, embedder,
+           model_files: ModelFiles, options: BuildOptions, started: float) -> Summary:
     # The web's search by upload runs this export; first, so a failure costs no embedding.
-    timings = ensure_stored(choice.model_key, choice.label, model_files)
+    timings = ensure_stored(session, choice.model_key, choice.label, model_files)
     tick = time.perf_counter()
     files, skips = scan(root)
     files, unreadable = hash_files(files)
@@ -122,10 +122,10 @@ def _build(build: Build, root: str, choice: Choice, embedder, model_files: Model
     timings["scan_seconds"] = time.perf_counter() - tick
 
     tick = time.perf_counter()
-    known = store.stored_embeddings(embedder.model_key)
+    known = store.stored_embeddings(session, embedder.model_key)
     # A stored vector is reused only where its thumbnail exists too: both come from one decode.
     known = {h: v for h, v in known.items() if _thumbnail_exists(options.thumbnail_dir, h)}
-    embedded, failed = _embed_new(files, known, embedder, options)
+    embedded, failed = _embed_new(session, files, known, embedder, options)
     timings["embed_seconds"] = time.perf_counter() - tick
 
     good = [f for f in files if f.content_hash not in failed]
@@ -137,7 +137,7 @@ def _build(build: Build, root: str, choice: Choice, embedder, model_files: Model
     if not good:
         raise BuildError(f"no readable images in {root} ({len(skips)} skipped); "
                          "the previous index keeps serving")
-    changes = compare_with(store.active_contents(), good)
+    changes = compare_with(store.active_contents(session), good)
 
     tick = time.perf_counter()
     vectors = np.stack([np.frombuffer(known[f.content_hash][2], dtype=np.float32)
@@ -149,17 +149,17 @@ def _build(build: Build, root: str, choice: Choice, embedder, model_files: Model
     timings.update(neighbors=method, recall_at_k=recall)
 
     tick = time.perf_counter()
-    id_of = store.image_ids([f.path for f in good])
+    id_of = store.image_ids(session, [f.path for f in good])
     rows = [(id_of[f.path], f.content_hash, *known[f.content_hash][:2], f.file_size)
             for f in good]
-    store.save_build_rows(build.id, rows, ids, scores)
+    store.save_build_rows(session, build.id, rows, ids, scores)
     seconds = time.perf_counter() - started
     build.image_count, build.skipped_count, build.seconds = len(good), len(skips), seconds
     build.skipped = [{"path": s.path, "reason": s.reason} for s in skips]
     build.timings = {**build.timings, **timings, **changes, "embedded": embedded,
                      "reused": len({f.content_hash for f in good}) - embedded}
-    store.publish(build)
-    store.retire_old_builds()
+    store.publish(session, build)
+    store.retire_old_builds(session)
     timings["store_seconds"] = time.perf_counter() - tick
     return Summary(build.id, len(good), skips, seconds, embedded, build.timings["reused"],
                    choice.label, choice.precision, timings, method, recall, changes)
@@ -179,7 +179,8 @@ def _thumbnail_exists(folder: str, content_hash: str) -> bool:
     return os.path.exists(os.path.join(folder, thumbnail_name(content_hash)))
 
 
-def _embed_new(files, known: dict, embedder, options: BuildOptions) -> tuple[int, dict]:
+def _embed_new(session: Session, files, known: dict, embedder,
+               options: BuildOptions) -> tuple[int, dict]:
     """Embed each content hash not in `known` (updated in place), committing per batch.
 
     Committing as it goes lets an interrupted run's successor reuse what was done.
@@ -205,7 +206,7 @@ def _embed_new(files, known: dict, embedder, options: BuildOptions) -> tuple[int
         for outcome in outcomes:
             if outcome.error:
                 failed[items[outcome.index][1]] = outcome.error
-        store.save_embeddings(embedder.model_key, rows)
+        store.save_embeddings(session, embedder.model_key, rows)
         embedded += len(rows)
         bar.update(len(outcomes))
     bar.close()

@@ -1,4 +1,8 @@
-"""Write a build to the database in bulk and publish it atomically."""
+"""Write a build to the database in bulk and publish it atomically.
+
+Every function takes the SQLAlchemy session it works in: the job runs the same from a
+script, a test or a worker on another machine, with or without a Flask app.
+"""
 from __future__ import annotations
 
 import io
@@ -7,8 +11,8 @@ from typing import Iterable, Sequence
 import numpy as np
 from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
 
-from ..db import db
 from ..models import (ACTIVE, FAILED, RETIRED, RUNNING, SUPERSEDED, Build, Embedding, Image,
                       IndexedImage, Recommendation, utcnow)
 COPY_CHUNK_ROWS = 200_000
@@ -62,53 +66,59 @@ def _copy_text(value) -> str:
 
 
 def ensure_schema() -> None:
-    """Apply the Alembic migrations up to the newest (creates the schema on a new database)."""
+    """Apply the Alembic migrations up to the newest (creates the schema on a new database).
+
+    The one step that needs the Flask app (Flask-Migrate reads its configuration there): the
+    entry points run it before the job.
+    """
     from flask_migrate import upgrade
     upgrade()
 
 
-def image_ids(paths: list[str]) -> dict[str, int]:
+def image_ids(session: Session, paths: list[str]) -> dict[str, int]:
     """Return the stable id of every path, creating ids for paths never seen before."""
-    known = dict(db.session.execute(select(Image.path, Image.id)).all())
+    known = dict(session.execute(select(Image.path, Image.id)).all())
     new = [(p,) for p in paths if p not in known]
     if new:
-        bulk_insert(db.session.connection(), Image.__tablename__, ["path"], new)
-        db.session.commit()
-        known = dict(db.session.execute(select(Image.path, Image.id)).all())
+        bulk_insert(session.connection(), Image.__tablename__, ["path"], new)
+        session.commit()
+        known = dict(session.execute(select(Image.path, Image.id)).all())
     return {p: known[p] for p in paths}
 
 
-def active_contents() -> dict[str, str]:
+def active_contents(session: Session) -> dict[str, str]:
     """Return {path: content_hash} of the index the site serves now (empty before the first)."""
-    return dict(db.session.execute(
+    return dict(session.execute(
         select(Image.path, IndexedImage.content_hash)
         .join(IndexedImage, IndexedImage.image_id == Image.id)
         .join(Build, (Build.id == IndexedImage.build_id) & (Build.status == ACTIVE))).all())
 
 
-def stored_embeddings(model_key: str) -> dict[str, tuple[int, int, bytes]]:
+def stored_embeddings(session: Session, model_key: str) -> dict[str, tuple[int, int, bytes]]:
     """Return {content_hash: (width, height, vector bytes)} made by this model and weights."""
-    rows = db.session.execute(
+    rows = session.execute(
         select(Embedding.content_hash, Embedding.width, Embedding.height, Embedding.vector)
         .where(Embedding.model_key == model_key))
     return {h: (w, ht, bytes(v)) for h, w, ht, v in rows}
 
 
-def save_embeddings(model_key: str, rows: list[tuple[str, int, int, bytes]]) -> None:
+def save_embeddings(session: Session, model_key: str,
+                    rows: list[tuple[str, int, int, bytes]]) -> None:
     """Store and commit a batch of (hash, width, height, float32 vector bytes)."""
-    bulk_insert(db.session.connection(), Embedding.__tablename__,
+    bulk_insert(session.connection(), Embedding.__tablename__,
                 ["model_key", "content_hash", "width", "height", "vector"],
                 ((model_key, h, w, ht, v) for h, w, ht, v in rows))
-    db.session.commit()
+    session.commit()
 
 
-def save_build_rows(build_id: int, images: list[tuple[int, str, int, int, int]],
-                    ids: np.ndarray, scores: np.ndarray) -> None:
+def save_build_rows(session: Session, build_id: int,
+                    images: list[tuple[int, str, int, int, int]], ids: np.ndarray,
+                    scores: np.ndarray) -> None:
     """Store a build's images (id, hash, width, height, size; in gallery order) and lists.
 
     `ids` are positions into `images`, as the neighbour search returns them.
     """
-    connection = db.session.connection()
+    connection = session.connection()
     bulk_insert(connection, IndexedImage.__tablename__,
                 ["build_id", "image_id", "position", "content_hash", "width", "height",
                  "file_size"],
@@ -121,33 +131,33 @@ def save_build_rows(build_id: int, images: list[tuple[int, str, int, int, int]],
                 ((build_id, int(image_id_of[i]), rank, int(similar_ids[i, rank]),
                   float(scores[i, rank]))
                  for i in range(len(images)) for rank in range(ids.shape[1])))
-    db.session.commit()
+    session.commit()
 
 
-def publish(build: Build) -> None:
+def publish(session: Session, build: Build) -> None:
     """Make `build` the served index in one transaction: readers see the old or the new."""
-    db.session.execute(update(Build).where(Build.status == ACTIVE).values(status=SUPERSEDED))
+    session.execute(update(Build).where(Build.status == ACTIVE).values(status=SUPERSEDED))
     build.status = ACTIVE
     build.finished_at = utcnow()
-    db.session.commit()
+    session.commit()
 
 
-def retire_old_builds() -> None:
+def retire_old_builds(session: Session) -> None:
     """Delete the rows of every build but the active one and the one it replaced.
 
     The replaced build's rows stay until the next publish, so a request that looked up the
     old build id just before the switch still finds its rows.
     """
-    keep = db.session.scalars(select(Build.id).where(Build.status.in_([ACTIVE, SUPERSEDED]))
+    keep = session.scalars(select(Build.id).where(Build.status.in_([ACTIVE, SUPERSEDED]))
                               .order_by(Build.id.desc()).limit(2)).all()
-    old = db.session.scalars(select(Build.id).where(
+    old = session.scalars(select(Build.id).where(
         Build.id.not_in(keep), Build.status.in_([SUPERSEDED, FAILED, RUNNING]))).all()
     if not old:
         return
     for table in (IndexedImage, Recommendation):
-        db.session.execute(delete(table).where(table.build_id.in_(old)))
-    db.session.execute(update(Build).where(Build.id.in_(old), Build.status == SUPERSEDED)
+        session.execute(delete(table).where(table.build_id.in_(old)))
+    session.execute(update(Build).where(Build.id.in_(old), Build.status == SUPERSEDED)
                        .values(status=RETIRED))
-    db.session.execute(update(Build).where(Build.id.in_(old), Build.status == RUNNING)
+    session.execute(update(Build).where(Build.id.in_(old), Build.status == RUNNING)
                        .values(status=FAILED))
-    db.session.commit()
+    session.commit()

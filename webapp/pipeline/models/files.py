@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from ...db import db
 from ...models import StoredEmbedder
 
 log = logging.getLogger(__name__)
@@ -131,19 +131,19 @@ def scorer_onnx(dim: int) -> bytes:
     return model.SerializeToString()
 
 
-def ensure_stored(model_key: str, weights: str, files: ModelFiles) -> dict:
+def ensure_stored(session: Session, model_key: str, weights: str, files: ModelFiles) -> dict:
     """Store the web's graph and calibration unless the database has model_key; return timings."""
-    if db.session.scalar(select(StoredEmbedder.model_key)
+    if session.scalar(select(StoredEmbedder.model_key)
                          .where(StoredEmbedder.model_key == model_key)):
         return {}
     tick = time.perf_counter()
     log.info("storing %s's ONNX export (%.1f MB); near-duplicate threshold %.4f",
              model_key, len(files.onnx) / 1e6, files.calibration["threshold"])
-    db.session.add(StoredEmbedder(
+    session.add(StoredEmbedder(
         model_key=model_key, onnx=files.onnx, scorer_onnx=scorer_onnx(files.dim),
         preprocessing={**files.preprocessing, "input": "pixels", "output": "embedding",
                        "layout": "NHWC uint8, batch 1", "weights": weights},
         dim=files.dim, near_duplicate_threshold=files.calibration["threshold"],
         calibration=files.calibration))
-    db.session.commit()
+    session.commit()
     return {"store_model_seconds": time.perf_counter() - tick}

@@ -35,6 +35,9 @@ class Backbone:
     layer: str                    # the output taken: "avgpool", or "fc1" (VGG's first dense)
     weights: Weights
     preprocessing: Preprocessing  # the weights' own, also used for random and local weights
+    # Whether bf16 autocast keeps its embeddings within cosine 0.999 of fp32 (measured with
+    # scripts/benchmark.py embed): the EfficientNets' depthwise layers do not (Lite0 0.986).
+    bf16: bool = True
 
 
 BACKBONES = {b.name: b for b in (
@@ -50,12 +53,13 @@ BACKBONES = {b.name: b for b in (
              Preprocessing(256, 224, IMAGENET_MEAN, IMAGENET_STD)),
     Backbone("efficientnet_b0", 1280, "avgpool",
              Weights("IMAGENET1K_V1", TORCHVISION, "7f5810bc"),
-             Preprocessing(256, 224, IMAGENET_MEAN, IMAGENET_STD, "bicubic")),
+             Preprocessing(256, 224, IMAGENET_MEAN, IMAGENET_STD, "bicubic"), bf16=False),
     # Trained by TF on (pixel - 127) / 128, evaluated on a bicubic 224/256 centre crop.
     Backbone("efficientnet_lite0", 1280, "avgpool",
              Weights("efficientnet-lite0-57934424", LITE0_PACKAGE,
                      "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"),
-             Preprocessing(256, 224, (127 / 255,) * 3, (128 / 255,) * 3, "bicubic")),
+             Preprocessing(256, 224, (127 / 255,) * 3, (128 / 255,) * 3, "bicubic"),
+             bf16=False),
 )}
 DEFAULT_MODEL = "resnet18"
 OFFLINE_MODEL = "efficientnet_lite0"  # the one backbone with real weights and no download
