@@ -8,23 +8,27 @@ either way, never random ones. The site's header names the model that built the 
 """
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from scripts.build_index import EXIT_NO_WEIGHTS  # noqa: E402
 from scripts.demo_photos import make_demo_collection  # noqa: E402
 from webapp.config import sqlite_url  # noqa: E402
 from webapp.pipeline.models.registry import DEFAULT_MODEL, OFFLINE_MODEL  # noqa: E402
-
-EXIT_NO_WEIGHTS = 3
 
 
 def build_demo_index(folder: str, database: str, *extra: str) -> int:
     """Make the demo collection if needed and index it with real weights; return the status."""
     if not os.path.isdir(folder):
-        members = make_demo_collection(folder)
+        # Made aside, then renamed: an interrupted first run leaves no half collection.
+        partial = folder.rstrip("/") + ".partial"
+        shutil.rmtree(partial, ignore_errors=True)
+        members = make_demo_collection(partial)
+        os.rename(partial, folder)
         print(f"made {len(members)} demo photographs in {folder}")
     build = [sys.executable, os.path.join(ROOT, "scripts", "build_index.py"), folder,
              "--database-url", database, *extra]
@@ -40,7 +44,7 @@ def build_demo_index(folder: str, database: str, *extra: str) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--dir", default=os.path.join(ROOT, "demo_images"))
+    parser.add_argument("--dir", default=os.path.join(ROOT, "demo_photos"))
     parser.add_argument("--port", default=os.environ.get("PORT", "5000"),
                         help="default: $PORT, else 5000")
     args = parser.parse_args()

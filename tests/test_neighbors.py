@@ -4,21 +4,24 @@ import pytest
 import torch
 
 from webapp.pipeline.neighbors.exact import exact_top_k
+from webapp.pipeline.neighbors.small import score
 
 
 def brute_force(vectors: np.ndarray, k: int):
     """Full N x N scores; best first, ties by smaller index, never the row itself.
 
-    Ties are defined as the code defines them: equal float32 scores. The float64 product is
-    rounded to float32 first, so that which BLAS kernel this CPU runs (its last float64 bits
-    differ between AVX2 and AVX-512 machines) cannot reorder equal scores.
+    Every pair is scored by the code's one float32 routine (`small.score`), so ties are what
+    the code calls ties: equal float32 scores, then the smaller index. A BLAS product would
+    round differently on AVX2 and AVX-512 machines and reorder equal scores.
     """
-    x = vectors.astype(np.float64)
-    scores = (x @ x.T).astype(np.float32)
+    n = len(vectors)
+    everyone = np.arange(n)
+    scores = score(np.ascontiguousarray(vectors, np.float32), everyone,
+                   np.broadcast_to(everyone, (n, n))).astype(np.float64)
     np.fill_diagonal(scores, -np.inf)
-    kk = min(k, len(x) - 1)
-    ids = np.stack([np.lexsort((np.arange(len(x)), -row))[:kk] for row in scores])
-    return ids.reshape(len(x), kk), np.take_along_axis(scores, ids.reshape(len(x), kk), 1)
+    kk = min(k, n - 1)
+    ids = np.stack([np.lexsort((everyone, -row))[:kk] for row in scores])
+    return ids.reshape(n, kk), np.take_along_axis(scores, ids.reshape(n, kk), 1)
 
 
 def unit(rows: np.ndarray) -> np.ndarray:

@@ -93,6 +93,8 @@ def table_locked(url, table):
     """Hold an EXCLUSIVE lock on `table`: others may read it, not write it, until released."""
     connection = psycopg2.connect(url)
     try:
+        # Fails clearly rather than hang if the job ever holds this table itself.
+        connection.cursor().execute("SET lock_timeout = '60s'")
         connection.cursor().execute(f"LOCK TABLE {table} IN EXCLUSIVE MODE")
         yield
     finally:

@@ -23,10 +23,19 @@ def test_api_page_shape(client):
     assert (body["page"], body["per_page"], len(body["images"])) == (2, 10, 10)
 
 
-@pytest.mark.parametrize("query", ["page=0", "page=x", "per_page=0", "per_page=100000"])
+@pytest.mark.parametrize("query", ["page=0", "page=x", "per_page=0", "per_page=100000",
+                                   "page=99999999999999999999"])
 def test_api_rejects_bad_paging_with_a_message(client, query):
     response = client.get(f"/api/images?{query}")
     assert response.status_code == 400 and "error" in response.get_json()
+
+
+def test_api_index_names_what_built_it(client, built):
+    body = client.get("/api/index").get_json()
+    assert {k: body[k] for k in ("model", "weights", "dim", "metric", "k", "images")} == {
+        "model": "resnet18", "weights": "none", "dim": 512, "metric": "cosine", "k": K,
+        "images": len(built.collection.groups)}
+    assert body["built_at"].endswith("+00:00")
 
 
 def test_api_image_detail(client, built):
@@ -120,6 +129,8 @@ def test_empty_database_shows_how_to_build(tmp_path):
     assert "build_index.py" in client.get("/").get_data(as_text=True)
     assert client.get("/api/images").get_json()["total"] == 0
     assert client.get("/healthz").get_json() == {"status": "ok", "images": 0}
+    index = client.get("/api/index")
+    assert index.status_code == 404 and "build_index.py" in index.get_json()["error"]
 
 
 def test_importing_the_web_app_loads_no_torch():

@@ -31,15 +31,23 @@ class ServedIndex:
     dim: int | None          # of the build's embeddings
     pages: LRUCache
     _made: dict = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _locks: dict = field(default_factory=dict)  # one per derived part
+    _guard: threading.Lock = field(default_factory=threading.Lock)
 
     @property
-    def build_id(self) -> int | None:
-        return self.build.id if self.build is not None else None
+    def facts(self) -> tuple:
+        """What the served pages depend on: a change to any of these replaces them all."""
+        return build_id(self.build), self.threshold, self.dim
 
     def derived(self, name: str, make):
-        """Return `make(self)`, computed once for this build (the first caller makes it)."""
-        with self._lock:
+        """Return `make(self)`, computed once for this build (the first caller makes it).
+
+        Each part has its own lock: loading the search matrix (seconds) never holds up the
+        duplicate groups, nor the other way round.
+        """
+        with self._guard:
+            lock = self._locks.setdefault(name, threading.Lock())
+        with lock:
             if name not in self._made:
                 self._made[name] = make(self)
             return self._made[name]
@@ -61,8 +69,13 @@ class ActiveIndex:
             now = time.monotonic()
             if now - self.checked_at >= self.ttl:
                 build = Build.active()
-                if self.served is None or _id(build) != self.served.build_id:
-                    self.served = self._serve(build)
+                # Calibrated anew (scripts/calibrate_tiers.py --save), the threshold changes
+                # the tiers on every page: it is looked up with the build.
+                threshold, dim = (StoredEmbedder.facts(build.model_key) if build is not None
+                                  else (None, None))
+                if self.served is None or self.served.facts != (build_id(build), threshold,
+                                                                dim):
+                    self.served = self._serve(build, threshold, dim)
                 self.checked_at = now
             return self.served
 
@@ -75,17 +88,16 @@ class ActiveIndex:
             return None
         return self.served
 
-    def _serve(self, build: Build | None) -> ServedIndex:
-        threshold = dim = None
+    def _serve(self, build: Build | None, threshold: float | None,
+               dim: int | None) -> ServedIndex:
         if build is not None:
-            threshold, dim = StoredEmbedder.facts(build.model_key)
             # Detached with its columns loaded, it stays readable after this request's
             # session is closed; the web only reads it.
             db.session.expunge(build)
         return ServedIndex(build, threshold, dim, LRUCache(self.page_cache_bytes))
 
 
-def _id(build: Build | None) -> int | None:
+def build_id(build: Build | None) -> int | None:
     return build.id if build is not None else None
 
 

@@ -12,6 +12,7 @@ from .models import Build
 bp = Blueprint("api", __name__)
 
 MAX_PER_PAGE = 500
+MAX_PAGE = 1_000_000  # page x per_page stays a 32-bit integer, as the databases store it
 METRIC = "cosine"  # the one similarity the job ranks by
 
 
@@ -42,7 +43,7 @@ def bad_request(exc: BadRequest):
 @cached_page
 def list_images():
     """List one page of the collection."""
-    page = positive_int_arg("page", 1)
+    page = positive_int_arg("page", 1, MAX_PAGE)
     per_page = positive_int_arg("per_page", current_app.config["PER_PAGE"], MAX_PER_PAGE)
     build = served_index().build
     rows = build.page(page, per_page) if build else []

@@ -6,7 +6,7 @@ import math
 from flask import Blueprint, abort, jsonify, render_template, request
 
 from .active_index import served_index
-from .api import MAX_PER_PAGE, BadRequest, bad_request, positive_int_arg
+from .api import MAX_PAGE, MAX_PER_PAGE, BadRequest, bad_request, positive_int_arg
 from .duplicates import duplicate_groups, page_of_groups
 from .files import image_links
 from .page_cache import cached_page
@@ -45,7 +45,7 @@ def page():
 @cached_page
 def api_duplicates():
     """Return one page of duplicate groups, each with its tier and images in gallery order."""
-    body = groups_page(positive_int_arg("page", 1),
+    body = groups_page(positive_int_arg("page", 1, MAX_PAGE),
                        positive_int_arg("per_page", PER_PAGE, MAX_PER_PAGE))
     del body["build"], body["pages"]
     return jsonify(body)

@@ -46,10 +46,5 @@ class LRUCache:
                 _, evicted = self.items.popitem(last=False)
                 self.size -= len(evicted.body)
 
-    def clear(self) -> None:
-        with self.lock:
-            self.items.clear()
-            self.size = 0
-
     def __len__(self) -> int:
         return len(self.items)

@@ -87,9 +87,7 @@ class QueryEmbedder:
 
 
 @dataclass
-class LoadedIndex:
-    build_id: int
-    embedder: QueryEmbedder
+class LoadedMatrix:
     image_ids: np.ndarray  # int64, gallery order
     matrix: np.ndarray     # float16 unit vectors, one row per image id
 
@@ -121,22 +119,24 @@ def load_matrix(build: Build) -> tuple[np.ndarray, np.ndarray]:
     return ids[:filled], matrix[:filled]
 
 
-def load_index(served: ServedIndex) -> LoadedIndex:
-    """Load the served build's embedder and embeddings (the database's errors propagate)."""
-    build = served.build
-    if build is None:
-        raise SearchUnavailable("there is no index to search yet: run scripts/build_index.py")
-    embedder = QueryEmbedder.load(build.model_key, current_app.config["SEARCH_THREADS"])
-    image_ids, matrix = load_matrix(build)
-    loaded = LoadedIndex(build.id, embedder, image_ids, matrix)
-    log.info("loaded build %d for search: %d images, %.1f MB", build.id, len(image_ids),
-             loaded.nbytes / 1e6)
-    return loaded
+def query_embedder(served: ServedIndex) -> QueryEmbedder:
+    """Return this worker's ONNX embedder of the served build, loaded on first use."""
+    def load(served: ServedIndex) -> QueryEmbedder:
+        if served.build is None:
+            raise SearchUnavailable("there is no index to search yet: run "
+                                    "scripts/build_index.py")
+        return QueryEmbedder.load(served.build.model_key, current_app.config["SEARCH_THREADS"])
+    return served.derived("query_embedder", load)
 
 
-def search_index(served: ServedIndex) -> LoadedIndex:
-    """Return this worker's search index of the served build, loaded on first use."""
-    return served.derived("search", load_index)
+def search_matrix(served: ServedIndex) -> LoadedMatrix:
+    """Return this worker's embeddings of the served build, loaded on first use (seconds)."""
+    def load(served: ServedIndex) -> LoadedMatrix:
+        loaded = LoadedMatrix(*load_matrix(served.build))
+        log.info("loaded build %d for search: %d images, %.1f MB", served.build.id,
+                 len(loaded.image_ids), loaded.nbytes / 1e6)
+        return loaded
+    return served.derived("search_matrix", load)
 
 
 @dataclass
@@ -154,12 +154,12 @@ def top_k(scores: np.ndarray, k: int) -> np.ndarray:
     return top[np.lexsort((top, -scores[top]))]
 
 
-def search(index: LoadedIndex, crop: np.ndarray, k: int) -> list[Match]:
+def search(embedder: QueryEmbedder, loaded: LoadedMatrix, pixels: np.ndarray,
+           k: int) -> list[Match]:
     """Return the k images of the index most similar to a model input, best first."""
-    query = index.embedder.embed(crop)
-    scores = index.embedder.scores(index.matrix, query)
+    scores = embedder.scores(loaded.matrix, embedder.embed(pixels))
     # float16 rows are unit length only to ~1e-3: clip so that no score reads above 1.
-    return [Match(int(index.image_ids[i]), float(np.clip(scores[i], -1.0, 1.0)))
+    return [Match(int(loaded.image_ids[i]), float(np.clip(scores[i], -1.0, 1.0)))
             for i in top_k(scores, k)]
 
 

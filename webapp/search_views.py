@@ -11,7 +11,7 @@ from . import tiers
 from .active_index import served_index
 from .errors import wants_json
 from .models import Build
-from .search import SearchUnavailable, content_hash, search, search_index
+from .search import SearchUnavailable, content_hash, query_embedder, search, search_matrix
 from .uploads import MAX_K, UploadError, requested_k, too_large_message, uploaded_image
 
 bp = Blueprint("search", __name__)
@@ -29,11 +29,12 @@ def run_search() -> tuple[Build, list[dict]]:
     data = uploaded_image()
     k = requested_k(build.k if build else MAX_K)
     try:
-        index = search_index(served)
+        embedder = query_embedder(served)
     except SearchUnavailable as exc:
         raise UploadError(str(exc), 503) from None
-    crop = decoded_upload(index.embedder, data)
-    matches = search(index, crop, k)
+    # Decoded before the matrix loads: a bad upload costs a cold worker no index load.
+    pixels = decoded_upload(embedder, data)
+    matches = search(embedder, search_matrix(served), pixels, k)
     rows = build.images(m.image_id for m in matches)
     return build, tiers.entries(served.threshold, content_hash(data),
                                 [rows[m.image_id] for m in matches], [m.score for m in matches])

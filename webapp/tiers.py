@@ -2,7 +2,7 @@
 
 "exact": the same file content (same content hash). "near-duplicate": a score at or above the
 threshold calibrated for the build's model and weights when the job exported them (see
-webapp/pipeline/calibration.py and scripts/calibrate_tiers.py). "similar": anything else.
+webapp/pipeline/models/calibration.py and scripts/calibrate_tiers.py). "similar": anything else.
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Export the job's torch embedder, once per model_key and machine (see model_files.py).
+"""Export the job's torch embedder, once per model_key and machine (see files.py).
 
 The web process searches by upload without torch: it runs the ONNX export with onnxruntime.
 That graph takes the uint8 crop that webapp.imaging cuts and does the rest itself

@@ -2,7 +2,7 @@
 
 For each model_key, export.py makes (with torch, once):
 - the web's ONNX graph: uint8 crop in, unit embedding out (search by upload runs it);
-- for CPU fp32 keys, the job's MNN graph of the same model (mnn_embed.py runs it);
+- for CPU fp32 keys, the job's MNN graph of the same model (mnn_engine.py runs it);
 - the near-duplicate calibration.
 They are cached under ~/.cache/similar-images (or $SIMILAR_IMAGES_CACHE), so that later runs
 on this machine need neither torch nor an export, and stored in the database for the web.

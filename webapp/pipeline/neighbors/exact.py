@@ -29,17 +29,18 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from ..models.hardware import cpu_has_amx
+from . import small
 from .blocks import GROUP, FastPass, best_along_rows, fast_pass, sweep_chunk
 from .earlier_pairs import EarlierPairs
 from .small import FP32_ROUNDOFF, empty_lists, full_row, rerank
-from ..models.hardware import cpu_has_amx
 
 # The score block's budget. Bigger blocks mean fewer chunks, and fewer pairs kept for later
 # rows; 512 MB keeps a 100k x 512 search under 2 GB in all (torch itself is ~600 MB of it).
 # Past CHUNK_ROWS rows a chunk's product runs no faster, so small collections use less.
 BLOCK_MB = 512
 CHUNK_ROWS = 2048
-MARGIN = {torch.float32: 8, torch.bfloat16: 64, torch.float16: 32}
+MARGIN = {torch.float32: small.MARGIN, torch.bfloat16: 64, torch.float16: 32}
 UNIT_ROUNDOFF = {torch.float32: FP32_ROUNDOFF, torch.bfloat16: 2.0 ** -8, torch.float16: 2.0 ** -11}
 
 

@@ -1,7 +1,7 @@
 """Re-scoring with NumPy alone: the routine every kept pair is scored with, and exact top-k
-for collections small enough that importing torch for neighbors.py would cost more (~2 s).
+for collections small enough that importing torch for exact.py would cost more (~2 s).
 
-The small search is neighbors.py's method without the sweep: fp32 candidates from a BLAS
+The small search is exact.py's method without the sweep: fp32 candidates from a BLAS
 product, re-scored by `score`, ordered (score desc, index asc), certified against the
 product's error bound, else searched in full. Both give the same ids and scores.
 """
@@ -12,7 +12,7 @@ import numpy as np
 FP32_ROUNDOFF = 2.0 ** -24
 RERANK_ROWS = 256   # rows re-scored at a time: bounds the (rows, m, d) gather
 SMALL_N = 8192      # up to here, small_top_k (NumPy) beats importing torch for the sweep
-MARGIN = 8          # candidates a row beyond k, as neighbors.py's fp32 pass
+MARGIN = 8          # candidates a row beyond k, as exact.py's fp32 pass
 BLOCK_ROWS = 1024   # rows scored at a time: 32 MB of scores at SMALL_N
 
 

@@ -3,14 +3,14 @@ import numpy as np
 import pytest
 
 from test_neighbors import brute_force, random_unit, unit
-from webapp.pipeline.neighbors import small as exact_numpy
+from webapp.pipeline.neighbors import small
 from webapp.pipeline.neighbors.small import small_top_k
 from webapp.pipeline.neighbors.exact import exact_top_k
 
 
 @pytest.mark.parametrize("n,k", [(300, 10), (37, 5), (50, 49), (50, 100), (1, 10)])
 def test_matches_brute_force_and_the_sweep(n, k, monkeypatch):
-    monkeypatch.setattr(exact_numpy, "BLOCK_ROWS", 64)  # several blocks
+    monkeypatch.setattr(small, "BLOCK_ROWS", 64)  # several blocks
     vectors = random_unit(n, 32, seed=n)
     ids, scores = small_top_k(vectors, k)
     want_ids, want_scores = brute_force(vectors, k)
