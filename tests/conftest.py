@@ -33,10 +33,14 @@ def run_build(image_dir, database_url, thumbnail_dir, *extra, weights="none"):
 
 
 @contextlib.contextmanager
-def serve(database_url, thumbnail_dir, workers=2):
-    """Run gunicorn app:app on a free loopback port; yield its base URL, stop it after."""
+def serve(database_url, thumbnail_dir, workers=2, **settings):
+    """Run gunicorn app:app on a free loopback port; yield its base URL, stop it after.
+
+    `settings` are more environment variables for the app (PER_PAGE="10", ...).
+    """
     port = live_server.free_port()
-    env = dict(os.environ, DATABASE_URL=database_url, THUMBNAIL_DIR=str(thumbnail_dir))
+    env = dict(os.environ, DATABASE_URL=database_url, THUMBNAIL_DIR=str(thumbnail_dir),
+               **settings)
     gunicorn = os.path.join(os.path.dirname(sys.executable), "gunicorn")
     url = f"http://127.0.0.1:{port}"
     process = live_server.start([gunicorn, "-b", f"127.0.0.1:{port}", "-w", str(workers),

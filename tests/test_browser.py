@@ -84,6 +84,51 @@ def test_search_by_upload_through_the_page(server, browser, built):
     assert browser.find_element(By.CLASS_NAME, "file-name").text == path
 
 
+def fits_without_sideways_scroll(browser) -> bool:
+    return browser.execute_script(
+        "return document.documentElement.scrollWidth <= window.innerWidth")
+
+
+def test_a_phone_sees_every_page_without_sideways_scroll_and_moves_around(browser, built):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    with serve(built.url, built.thumbnails, PER_PAGE="10") as server:
+        browser.get(server + "/?page=3")
+        first = browser.find_element(By.CSS_SELECTOR, ".grid a").get_attribute("href")
+        for width in (360, 390):
+            browser.set_window_size(width, 800)
+            for path in ("/", "/?page=3", first, "/search", "/duplicates"):
+                browser.get(path if path.startswith("http") else server + path)
+                assert fits_without_sideways_scroll(browser), (width, path)
+
+        # Page numbers, file names under thumbnails, and back from an image to its page.
+        browser.get(server + "/")
+        browser.find_element(By.CSS_SELECTOR, ".page-numbers").find_element(
+            By.LINK_TEXT, "3").click()
+        assert browser.current_url.endswith("/?page=3")
+        links = browser.find_elements(By.CSS_SELECTOR, ".grid a")
+        titles = [link.get_attribute("title") for link in links]
+        names = [link.find_element(By.CLASS_NAME, "name").text for link in links]
+        assert names == [title.rsplit("/", 1)[-1] for title in titles]
+        links[0].click()
+        browser.find_element(By.CSS_SELECTOR, ".image-nav a[rel=next]").click()
+        assert browser.find_element(By.CLASS_NAME, "file-name").text == titles[1]
+        browser.find_element(By.CSS_SELECTOR, ".image-nav a[rel=up]").click()
+        assert browser.current_url.endswith("/?page=3")
+
+        # The header's "Search by image": choosing a file searches; the upload shows above.
+        picture = built.collection.root / "group-01" / "picture-02.jpg"
+        browser.find_element(By.CSS_SELECTOR, ".header-search input[type=file]").send_keys(
+            str(picture))
+        WebDriverWait(browser, 30).until(expected_conditions.presence_of_all_elements_located(
+            (By.CSS_SELECTOR, ".recommendation")))
+        preview = browser.find_element(By.CSS_SELECTOR, ".upload-preview img")
+        assert browser.execute_script("return arguments[0].naturalWidth", preview) > 0
+        assert fits_without_sideways_scroll(browser)
+
+
 def test_gunicorn_refuses_a_60_mb_upload_and_stays_healthy(server):
     response = requests.post(server + "/api/search", timeout=60,
                              files={"image": ("huge.jpg", b"\xff\xd8" + bytes(60 * 2**20))})

@@ -71,7 +71,7 @@ class Build(db.Model):
         return _rows(PAGE_QUERY, build_id=self.id, start=start, stop=start + per_page).all()
 
     def image(self, image_id: int):
-        """Return one image of this build (id, path, hash, size, dimensions) or None."""
+        """Return one image of this build (id, path, hash, size, dimensions, position)."""
         return _rows(IMAGE_QUERY, build_id=self.id, image_id=image_id).first()
 
     def similar(self, image_id: int):
@@ -193,7 +193,7 @@ PAGE_QUERY = (
 
 IMAGE_QUERY = (
     select(Image.id, Image.path, IndexedImage.content_hash, IndexedImage.width,
-           IndexedImage.height, IndexedImage.file_size)
+           IndexedImage.height, IndexedImage.file_size, IndexedImage.position)
     .join(IndexedImage, IndexedImage.image_id == Image.id)
     .where(IndexedImage.build_id == bindparam("build_id"), Image.id == bindparam("image_id")))
 

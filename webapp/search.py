@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from .active_index import ServedIndex
 from .db import db
-from .imaging import Preprocessing
+from .imaging import DecodedInput, Preprocessing
 from .models import Build, Embedding, IndexedImage, StoredEmbedder
 from .pipeline.scan import content_hasher  # hashlib only: no torch
 
@@ -62,14 +62,14 @@ class QueryEmbedder:
                    ort.InferenceSession(stored.scorer_onnx, options, providers=providers),
                    Preprocessing.from_dict(stored.preprocessing))
 
-    def model_input(self, data: bytes, max_pixels: int) -> np.ndarray:
+    def model_input(self, data: bytes, max_pixels: int) -> DecodedInput:
         """Decode an encoded image and cut the model's input from it, as the job does.
 
         Raises whatever Pillow raises for data it cannot decode.
         """
         # The job's own preprocessing (decode size, JPEG draft scaling, crop, resampling), so
         # a collection file gives the web the pixels it gave the job.
-        return self.preprocessing.model_input(io.BytesIO(data), max_pixels).pixels
+        return self.preprocessing.model_input(io.BytesIO(data), max_pixels)
 
     def embed(self, pixels: np.ndarray) -> np.ndarray:
         """Return the L2-normalised float32 embedding of a model input (uint8 HxWx3)."""

@@ -1,6 +1,8 @@
 """Search by uploaded image: the HTML page and POST /api/search."""
 from __future__ import annotations
 
+import base64
+import io
 import logging
 
 from flask import Blueprint, jsonify, render_template
@@ -10,6 +12,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from . import tiers
 from .active_index import served_index
 from .errors import wants_json
+from .imaging import THUMBNAIL_SIZE, DecodedInput
 from .models import Build
 from .search import SearchUnavailable, content_hash, query_embedder, search, search_matrix
 from .uploads import MAX_K, UploadError, requested_k, too_large_message, uploaded_image
@@ -18,7 +21,7 @@ bp = Blueprint("search", __name__)
 log = logging.getLogger(__name__)
 
 
-def run_search() -> tuple[Build, list[dict]]:
+def run_search() -> tuple[Build, list[dict], DecodedInput]:
     """Search the served index with the uploaded image; raise UploadError for a bad request.
 
     Only the upload's own faults are 400s; a database failure while loading the index or
@@ -33,15 +36,16 @@ def run_search() -> tuple[Build, list[dict]]:
     except SearchUnavailable as exc:
         raise UploadError(str(exc), 503) from None
     # Decoded before the matrix loads: a bad upload costs a cold worker no index load.
-    pixels = decoded_upload(embedder, data)
-    matches = search(embedder, search_matrix(served), pixels, k)
+    upload = decoded_upload(embedder, data)
+    matches = search(embedder, search_matrix(served), upload.pixels, k)
     rows = build.images(m.image_id for m in matches)
     return build, tiers.entries(served.threshold, content_hash(data),
-                                [rows[m.image_id] for m in matches], [m.score for m in matches])
+                                [rows[m.image_id] for m in matches],
+                                [m.score for m in matches]), upload
 
 
-def decoded_upload(embedder, data: bytes):
-    """Return the model input cut from the upload; raise UploadError if it cannot be decoded."""
+def decoded_upload(embedder, data: bytes) -> DecodedInput:
+    """Return the upload decoded and cut; raise UploadError if it cannot be decoded."""
     # An upload bigger than Pillow's limit is refused, not only warned about as the job does.
     try:
         return embedder.model_input(data, Image.MAX_IMAGE_PIXELS)
@@ -63,18 +67,28 @@ def page():
 def page_results():
     """Show the collection's images most similar to the uploaded one."""
     try:
-        build, results = run_search()
+        build, results, upload = run_search()
     except UploadError as exc:
         return render_template("search.html", build=served_index().build, results=None,
                                error=exc.message), exc.status
-    return render_template("search.html", build=build, results=results)
+    return render_template("search.html", build=build, results=results,
+                           preview=preview_url(upload.decoded.rgb))
+
+
+def preview_url(rgb: Image.Image) -> str:
+    """Return the upload as a small JPEG data URL, shown above its results (never stored)."""
+    thumb = rgb.copy()
+    thumb.thumbnail((THUMBNAIL_SIZE, THUMBNAIL_SIZE))
+    out = io.BytesIO()
+    thumb.save(out, "JPEG", quality=80)
+    return "data:image/jpeg;base64," + base64.b64encode(out.getvalue()).decode()
 
 
 @bp.post("/api/search")
 def api_search():
     """Return the collection's images most similar to the uploaded one, best first."""
     try:
-        _, results = run_search()
+        _, results, _ = run_search()
     except UploadError as exc:
         return jsonify(error=exc.message), exc.status
     return jsonify(results=results)

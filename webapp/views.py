@@ -35,5 +35,9 @@ def image(image_id: int):
     build = served.build or abort(404)
     row = build.image(image_id) or abort(404)
     similar = tiers.entries(served.threshold, row.content_hash, build.similar(image_id))
+    # Previous and next in gallery order, and the gallery page the image is on.
+    around = build.at_positions([row.position - 1, row.position + 1])
     return render_template("image.html", build=build, image=dict(image_links(row), row=row),
-                           similar=similar)
+                           similar=similar, previous=around.get(row.position - 1),
+                           next=around.get(row.position + 1),
+                           gallery_page=row.position // current_app.config["PER_PAGE"] + 1)
