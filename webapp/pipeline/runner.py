@@ -125,7 +125,7 @@ def _build(session: Session, build: Build, root: str, choice: Choice, embedder,
     known = store.stored_embeddings(session, embedder.model_key)
     # A stored vector is reused only where its thumbnail exists too: both come from one decode.
     known = {h: v for h, v in known.items() if _thumbnail_exists(options.thumbnail_dir, h)}
-    embedded, failed = _embed_new(session, files, known, embedder, options)
+    embedded, failed = embed_new(session, files, known, embedder, options)
     timings["embed_seconds"] = time.perf_counter() - tick
 
     good = [f for f in files if f.content_hash not in failed]
@@ -179,7 +179,7 @@ def _thumbnail_exists(folder: str, content_hash: str) -> bool:
     return os.path.exists(os.path.join(folder, thumbnail_name(content_hash)))
 
 
-def _embed_new(session: Session, files, known: dict, embedder,
+def embed_new(session: Session, files, known: dict, embedder,
                options: BuildOptions) -> tuple[int, dict]:
     """Embed each content hash not in `known` (updated in place), committing per batch.
 
