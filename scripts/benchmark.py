@@ -59,6 +59,7 @@ def timed(cmd: list[str]) -> tuple[float, str]:
 def cmd_embed(args) -> dict:
     """Time the whole job per backbone and the seed method, on the same folder, in one run."""
     from webapp.pipeline.models.registry import OFFLINE_MODEL
+    from webapp.pipeline.scan import scan
     with tempfile.TemporaryDirectory() as tmp:
         seed_s, _ = timed([sys.executable, SELF, "seed-run", args.image_dir,
                            f"sqlite:///{tmp}/seed.sqlite3"])
@@ -72,7 +73,6 @@ def cmd_embed(args) -> dict:
             # calibration, cached in ~/.cache/similar-images) is not part of indexing.
             warm = os.path.join(tmp, f"warm-{model}")
             os.makedirs(warm)
-            from webapp.pipeline.scan import scan
             first = scan(os.path.abspath(args.image_dir))[0][0]  # copied: the job never
             shutil.copy(first.full_path, warm)                   # follows a link out
             timed(build + [warm, "--database-url", f"sqlite:///{tmp}/warm-{model}.sqlite3",

@@ -103,29 +103,28 @@ def write(dest: str, pictures_of) -> dict[str, str]:
     return members
 
 
+def with_edits(photo: Image.Image, edits: dict, rng: random.Random, original: str,
+               edited: str) -> dict[str, Image.Image]:
+    """Return {original: photo} and, for each edit, {edited with {edit} filled in: its copy}."""
+    pictures = {original: photo}
+    pictures.update({edited.format(edit=edit): change(photo, rng)
+                     for edit, change in edits.items()})
+    return pictures
+
+
 def make_demo_collection(dest: str, seed: int = 0) -> dict[str, str]:
     """Write the demo under dest/; return {path: the photograph it comes from}."""
     rng = random.Random(seed)
-
-    def pictures_of(name, photo):
-        pictures = {f"photos/{name}.jpg": photo}
-        pictures.update({f"photos/{name}-{edit}.jpg": change(photo, rng)
-                         for edit, change in DEMO_EDITS.items()})
-        pictures.update({f"tiles/{name}-{i}.jpg": tile for i, tile in enumerate(tiles(photo))})
-        return pictures
-    return write(dest, pictures_of)
+    return write(dest, lambda name, photo: {
+        **with_edits(photo, DEMO_EDITS, rng, f"photos/{name}.jpg", f"photos/{name}-{{edit}}.jpg"),
+        **{f"tiles/{name}-{i}.jpg": tile for i, tile in enumerate(tiles(photo))}})
 
 
 def make_families(dest: str, seed: int = 1) -> dict[str, str]:
     """Write one folder per photograph (it and nine edits); return {path: family}."""
     rng = random.Random(seed)
-
-    def pictures_of(name, photo):
-        pictures = {f"{name}/original.jpg": photo}
-        pictures.update({f"{name}/{edit}.jpg": change(photo, rng)
-                         for edit, change in FAMILY_EDITS.items()})
-        return pictures
-    return write(dest, pictures_of)
+    return write(dest, lambda name, photo: with_edits(
+        photo, FAMILY_EDITS, rng, f"{name}/original.jpg", f"{name}/{{edit}}.jpg"))
 
 
 def main() -> None:

@@ -15,6 +15,7 @@ from typing import Iterator
 import numpy as np
 
 from ..imaging import Preprocessing, save_thumbnail
+from .models.registry import Embedder
 
 # Batches a worker has queued ahead of the one being consumed: enough to keep every worker
 # busy, and a bound on memory (a 64-image batch of 224 x 224 crops is 9.6 MB).
@@ -57,7 +58,7 @@ def stack(samples: list[Decoded]) -> tuple[np.ndarray, list[Decoded]]:
     return pixels, samples
 
 
-def embed_files(embedder, items: list[tuple[str, str]], *, batch_size: int, workers: int,
+def embed_files(embedder: Embedder, items: list[tuple[str, str]], *, batch_size: int, workers: int,
                 thumbnail_dir: str | None) -> Iterator[tuple[list[Decoded], np.ndarray]]:
     """Yield (outcomes of a batch, embeddings of its decoded samples in order).
 

@@ -16,7 +16,7 @@ from . import store
 from .models.choice import Choice, choose
 from .models.engine import load_engine
 from .models.files import ModelFiles, ensure_stored
-from .models.registry import DEFAULT_MODEL
+from .models.registry import DEFAULT_MODEL, Embedder
 from .neighbors import choose_method, find_neighbors
 from .reader import embed_files
 from .scan import Skip, hash_files, scan
@@ -111,7 +111,7 @@ def run_build(session: Session, options: BuildOptions) -> Summary:
     return summary
 
 
-def _build(session: Session, build: Build, root: str, choice: Choice, embedder,
+def _build(session: Session, build: Build, root: str, choice: Choice, embedder: Embedder,
            model_files: ModelFiles, options: BuildOptions, started: float) -> Summary:
     # The web's search by upload runs this export; first, so a failure costs no embedding.
     timings = ensure_stored(session, choice.model_key, choice.label, model_files)
@@ -179,7 +179,7 @@ def _thumbnail_exists(folder: str, content_hash: str) -> bool:
     return os.path.exists(os.path.join(folder, thumbnail_name(content_hash)))
 
 
-def embed_new(session: Session, files, known: dict, embedder,
+def embed_new(session: Session, files, known: dict, embedder: Embedder,
                options: BuildOptions) -> tuple[int, dict]:
     """Embed each content hash not in `known` (updated in place), committing per batch.
 

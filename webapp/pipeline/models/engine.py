@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from .choice import Choice
 from .files import ModelFiles, load_cached, save_cached
+from .registry import Embedder
 
 
-def load_engine(choice: Choice) -> tuple[object, ModelFiles, dict]:
+def load_engine(choice: Choice) -> tuple[Embedder, ModelFiles, dict]:
     """Return (embedder, the model's files, timings of any export made now)."""
     files, torch_embedder, timings = load_cached(choice.model_key), None, {}
     if files is None or (choice.engine == "mnn" and not files.has_mnn()):

@@ -74,7 +74,9 @@ class Embedder(Protocol):
     model_key: str        # what the vectors are stored under
     precision: str        # fp32, bf16 or fp16
     preprocessing: Preprocessing
-    embeds_in_workers: ClassVar[bool]  # whether decoding workers run their own copy
+    # Whether decoding workers run their own copy; such an engine (MNN) also has
+    # for_workers(n), the copy each of n workers loads.
+    embeds_in_workers: ClassVar[bool]
 
     def embed(self, pixels: np.ndarray) -> np.ndarray:
         """Return L2-normalised float32 embeddings of uint8 crops (N x crop x crop x 3)."""
