@@ -43,6 +43,8 @@ class Build(db.Model):
     model: Mapped[str] = mapped_column(String(64))
     weights: Mapped[str] = mapped_column(String(255))
     model_key: Mapped[str] = mapped_column(String(255))
+    # none, mirror or dihedral: the flips and rotations each embedding was averaged over
+    invariance: Mapped[str] = mapped_column(String(16), default="none", server_default="none")
     k: Mapped[int] = mapped_column(Integer)
     image_count: Mapped[int] = mapped_column(Integer, default=0)
     skipped_count: Mapped[int] = mapped_column(Integer, default=0)
