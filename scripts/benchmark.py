@@ -58,40 +58,49 @@ def timed(cmd: list[str]) -> tuple[float, str]:
 
 def cmd_embed(args) -> dict:
     """Time the whole job per backbone and the seed method, on the same folder, in one run."""
-    from webapp.pipeline.models.registry import OFFLINE_MODEL
-    from webapp.pipeline.scan import scan
     with tempfile.TemporaryDirectory() as tmp:
         seed_s, _ = timed([sys.executable, SELF, "seed-run", args.image_dir,
                            f"sqlite:///{tmp}/seed.sqlite3"])
         rows = []
         for model in args.model.split(","):
-            # Real weights where they can be had offline; speed does not depend on the values.
-            weights = "imagenet" if model == OFFLINE_MODEL else "none"
-            build = [sys.executable, BUILD, "--model", model, "--weights", weights,
-                     "--no-progress"]
-            # Untimed: the once-per-machine work of a model (ONNX export and tier
-            # calibration, cached in ~/.cache/similar-images) is not part of indexing.
-            warm = os.path.join(tmp, f"warm-{model}")
-            os.makedirs(warm)
-            first = scan(os.path.abspath(args.image_dir))[0][0]  # copied: the job never
-            shutil.copy(first.full_path, warm)                   # follows a link out
-            timed(build + [warm, "--database-url", f"sqlite:///{tmp}/warm-{model}.sqlite3",
-                           "--thumbnail-dir", f"{tmp}/warm-thumbs"])
-            ours_s, out = timed(build + [args.image_dir, "--database-url",
-                                         f"sqlite:///{tmp}/{model}.sqlite3",
-                                         "--thumbnail-dir", f"{tmp}/thumbs-{model}"])
-            images = int(SUMMARY.match(out.strip().splitlines()[-1])[1])
-            row = {"model": model, "weights": weights, "images": images,
-                   "ours_seconds": round(ours_s, 2),
-                   "ours_images_per_s": round(images / ours_s, 1),
-                   "speedup": round(seed_s / ours_s, 2)}
-            row.update(precision_agreement(args.image_dir, args.sample, model, weights))
-            rows.append(row)
+            for invariance in args.invariance.split(","):
+                rows.append(time_build(args, tmp, model, invariance, seed_s))
     return {"images": rows[0]["images"], "seed_seconds": round(seed_s, 2),
             "seed_images_per_s": round(rows[0]["images"] / seed_s, 1), "models": rows}
 
 
-def precision_agreement(image_dir: str, sample: int, model: str, weights: str) -> dict:
+def time_build(args, tmp: str, model: str, invariance: str, seed_s: float) -> dict:
+    """Time one build_index.py run of the folder with this backbone and invariance."""
+    from webapp.pipeline.models.registry import OFFLINE_MODEL
+    from webapp.pipeline.scan import scan
+    # Real weights where they can be had offline; speed does not depend on the values.
+    weights = "imagenet" if model == OFFLINE_MODEL else "none"
+    build = [sys.executable, BUILD, "--model", model, "--weights", weights,
+             "--invariance", invariance, "--no-progress"]
+    name = f"{model}-{invariance}"
+    # Untimed: the once-per-machine work of a model (ONNX export and tier calibration,
+    # cached in ~/.cache/similar-images) is not part of indexing.
+    warm = os.path.join(tmp, f"warm-{name}")
+    os.makedirs(warm)
+    first = scan(os.path.abspath(args.image_dir))[0][0]  # copied: the job never
+    shutil.copy(first.full_path, warm)                   # follows a link out
+    timed(build + [warm, "--database-url", f"sqlite:///{tmp}/warm-{name}.sqlite3",
+                   "--thumbnail-dir", f"{tmp}/warm-thumbs"])
+    ours_s, out = timed(build + [args.image_dir, "--database-url",
+                                 f"sqlite:///{tmp}/{name}.sqlite3",
+                                 "--thumbnail-dir", f"{tmp}/thumbs-{name}"])
+    images = int(SUMMARY.match(out.strip().splitlines()[-1])[1])
+    row = {"model": model, "weights": weights, "invariance": invariance, "images": images,
+           "ours_seconds": round(ours_s, 2), "ours_images_per_s": round(images / ours_s, 1),
+           "speedup": round(seed_s / ours_s, 2)}
+    if args.sample:
+        row.update(precision_agreement(args.image_dir, args.sample, model, weights,
+                                       invariance))
+    return row
+
+
+def precision_agreement(image_dir: str, sample: int, model: str, weights: str,
+                        invariance: str = "none") -> dict:
     """Compare the job's fast path (auto engine and precision) with torch fp32, same crops."""
     from webapp.pipeline.models.choice import choose
     from webapp.pipeline.models.engine import load_engine
@@ -101,10 +110,10 @@ def precision_agreement(image_dir: str, sample: int, model: str, weights: str) -
     from webapp.pipeline.scan import hash_files, scan
     files, _ = hash_files(scan(os.path.abspath(image_dir))[0][:sample])
     items = [(f.full_path, f.content_hash) for f in files]
-    choice = choose(weights, "cpu", "auto", "auto", model)
+    choice = choose(weights, "cpu", "auto", "auto", model, invariance)
     fast = load_engine(choice)[0]
     vectors = []
-    for embedder in (load_embedder(weights, "cpu", "fp32", model), fast):
+    for embedder in (load_embedder(weights, "cpu", "fp32", model, invariance), fast):
         batches = embed_files(embedder, items, batch_size=64, workers=2, thumbnail_dir=None)
         vectors.append(np.concatenate([v for _, v in batches]))
     cosines = np.sum(vectors[0] * vectors[1], axis=1)
@@ -297,9 +306,12 @@ def main() -> None:
     sub = parser.add_subparsers(dest="command", required=True)
     embed = sub.add_parser("embed")
     embed.add_argument("image_dir")
-    embed.add_argument("--sample", type=int, default=256, help="images for the bf16 check")
+    embed.add_argument("--sample", type=int, default=256,
+                       help="images for the bf16 check (0: no check)")
     embed.add_argument("--model", default="resnet18",
                        help="backbones to time, comma-separated (resnet18,efficientnet_lite0)")
+    embed.add_argument("--invariance", default="none",
+                       help="invariances to time, comma-separated (none,mirror,dihedral)")
     seed = sub.add_parser("seed-run", help=argparse.SUPPRESS)
     seed.add_argument("image_dir")
     seed.add_argument("database_url")

@@ -16,7 +16,8 @@ from sqlalchemy.exc import SQLAlchemyError  # noqa: E402
 
 from webapp import create_app  # noqa: E402
 from webapp.pipeline.models.choice import ENGINES, WeightsUnavailable  # noqa: E402
-from webapp.pipeline.models.registry import BACKBONES, DEFAULT_MODEL  # noqa: E402
+from webapp.pipeline.models.registry import (BACKBONES, DEFAULT_INVARIANCE,  # noqa: E402
+                                             DEFAULT_MODEL, INVARIANCE_HELP, INVARIANCES)
 from webapp.pipeline.neighbors import METHODS  # noqa: E402
 from webapp.db import db  # noqa: E402
 from webapp.pipeline.runner import BuildError, BuildOptions, run_build  # noqa: E402
@@ -38,6 +39,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--weights", default="imagenet",
                         help="imagenet (the model's ImageNet weights), none (seeded random, "
                              "tests only) or PATH to a state_dict of the model")
+    parser.add_argument("--invariance", choices=list(INVARIANCES), default=DEFAULT_INVARIANCE,
+                        help=INVARIANCE_HELP)
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     parser.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
                         help="auto: bf16 where the CPU/GPU supports it, else fp32")
@@ -69,8 +72,8 @@ def main(argv=None) -> int:
     app = create_app(overrides)
     thumbnail_dir = args.thumbnail_dir or app.config["THUMBNAIL_DIR"]
     options = BuildOptions(image_dir=args.image_dir, thumbnail_dir=thumbnail_dir, k=args.k,
-                           model=args.model,
-                           weights=args.weights,
+                           model=args.model, weights=args.weights,
+                           invariance=args.invariance,
                            device=args.device, precision=args.precision, engine=args.engine,
                            batch_size=args.batch_size, workers=args.workers,
                            neighbors=args.neighbors,

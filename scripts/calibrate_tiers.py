@@ -18,7 +18,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from PIL import Image  # noqa: E402
 
 from webapp import create_app  # noqa: E402
-from webapp.pipeline.models.registry import BACKBONES, DEFAULT_MODEL  # noqa: E402
+from webapp.pipeline.models.registry import (BACKBONES, DEFAULT_INVARIANCE,  # noqa: E402
+                                             DEFAULT_MODEL, INVARIANCE_HELP, INVARIANCES)
 from webapp.pipeline.scan import scan  # noqa: E402
 
 
@@ -29,6 +30,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="how many pictures (drawn, or the first of --images)")
     parser.add_argument("--model", choices=list(BACKBONES), default=DEFAULT_MODEL)
     parser.add_argument("--weights", default="imagenet", help="as for build_index.py")
+    parser.add_argument("--invariance", choices=list(INVARIANCES), default=DEFAULT_INVARIANCE,
+                        help=INVARIANCE_HELP)
     parser.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto")
     parser.add_argument("--database-url", default=None,
                         help="default: $DATABASE_URL, else SQLite in the instance folder")
@@ -65,7 +68,8 @@ def main(argv=None) -> int:
     from webapp.pipeline.models.choice import WeightsUnavailable
     from webapp.pipeline.models.torch_engine import load_embedder
     try:
-        embedder = load_embedder(args.weights, "auto", args.precision, args.model)
+        embedder = load_embedder(args.weights, "auto", args.precision, args.model,
+                                 args.invariance)
     except WeightsUnavailable as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 3

@@ -32,7 +32,8 @@ from webapp.pipeline.models.choice import WeightsUnavailable, choose  # noqa: E4
 from webapp.models import StoredEmbedder  # noqa: E402
 from webapp.pipeline.models.engine import load_engine  # noqa: E402
 from webapp.pipeline.models.files import ensure_stored  # noqa: E402
-from webapp.pipeline.models.registry import BACKBONES, DEFAULT_MODEL  # noqa: E402
+from webapp.pipeline.models.registry import (BACKBONES, DEFAULT_INVARIANCE,  # noqa: E402
+                                             DEFAULT_MODEL, INVARIANCE_HELP, INVARIANCES)
 from webapp.pipeline.runner import BuildOptions, embed_new  # noqa: E402
 from webapp.pipeline.scan import Skip, hash_files, scan  # noqa: E402
 from webapp.tiers import tier  # noqa: E402
@@ -46,6 +47,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("folder_b")
     parser.add_argument("--model", choices=list(BACKBONES), default=DEFAULT_MODEL)
     parser.add_argument("--weights", default="imagenet", help="as for build_index.py")
+    parser.add_argument("--invariance", choices=list(INVARIANCES), default=DEFAULT_INVARIANCE,
+                        help=INVARIANCE_HELP)
     parser.add_argument("--k", type=int, default=5, help="matches in B per image of A")
     parser.add_argument("--out", help="write FILE.csv or FILE.json instead of CSV on stdout")
     parser.add_argument("--database-url", default=None,
@@ -114,13 +117,13 @@ def main(argv=None) -> int:
     app = create_app({"SQLALCHEMY_DATABASE_URI": args.database_url} if args.database_url
                      else {})
     try:
-        choice = choose(args.weights, model=args.model)
+        choice = choose(args.weights, model=args.model, invariance=args.invariance)
         embedder, files, _ = load_engine(choice)
         with app.app_context():
             store.ensure_schema()
             # The tiers are the site's: the threshold stored (or recalibrated) for this model.
             ensure_stored(db.session, choice.model_key, choice.label, files)
-            threshold, _ = StoredEmbedder.facts(choice.model_key)
+            threshold, _ = StoredEmbedder.facts(choice.model_key, choice.label)
             a = embedded_folder(db.session, args.folder_a, embedder, not args.no_progress)
             b = embedded_folder(db.session, args.folder_b, embedder, not args.no_progress)
     except WeightsUnavailable as exc:

@@ -79,6 +79,17 @@ FAMILY_EDITS = {
     "small": lambda img, rng: resized(img, 0.4),
 }
 
+# The seven other flips and quarter turns of a photograph: what --invariance dihedral matches.
+TURNED_EDITS = {
+    "mirror": lambda img, rng: img.transpose(Image.Transpose.FLIP_LEFT_RIGHT),
+    "upside-down": lambda img, rng: img.transpose(Image.Transpose.FLIP_TOP_BOTTOM),
+    "rot90": lambda img, rng: img.transpose(Image.Transpose.ROTATE_90),
+    "rot180": lambda img, rng: img.transpose(Image.Transpose.ROTATE_180),
+    "rot270": lambda img, rng: img.transpose(Image.Transpose.ROTATE_270),
+    "transposed": lambda img, rng: img.transpose(Image.Transpose.TRANSPOSE),
+    "transversed": lambda img, rng: img.transpose(Image.Transpose.TRANSVERSE),
+}
+
 
 def tiles(img: Image.Image) -> list[Image.Image]:
     """Return the four quarters of a photograph (overlapping by a fifth): other pictures."""
@@ -125,6 +136,17 @@ def make_families(dest: str, seed: int = 1) -> dict[str, str]:
     rng = random.Random(seed)
     return write(dest, lambda name, photo: with_edits(
         photo, FAMILY_EDITS, rng, f"{name}/original.jpg", f"{name}/{{edit}}.jpg"))
+
+
+def make_turned(dest: str, names=None) -> dict[str, str]:
+    """Write one folder per photograph (or per one of `names`): it and its seven flips and
+    quarter turns. Returns {path: family}."""
+    def pictures_of(name, photo):
+        if names is not None and name not in names:
+            return {}
+        return with_edits(photo, TURNED_EDITS, random.Random(0), f"{name}/original.jpg",
+                          f"{name}/{{edit}}.jpg")
+    return write(dest, pictures_of)
 
 
 def main() -> None:

@@ -72,8 +72,8 @@ def index_facts():
     if build is None:
         return jsonify(error="there is no index yet: run scripts/build_index.py"), 404
     built_at = build.finished_at.replace(tzinfo=timezone.utc).isoformat()
-    return jsonify(model=build.model, weights=build.weights, dim=served.dim, metric=METRIC,
-                   k=build.k, images=build.image_count, built_at=built_at)
+    return jsonify(model=build.model, weights=build.weights, invariance=build.invariance,
+                   dim=served.dim, metric=METRIC, k=build.k, images=build.image_count, built_at=built_at)
 
 
 @bp.get("/healthz")

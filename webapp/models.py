@@ -171,11 +171,18 @@ class StoredEmbedder(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     @classmethod
-    def facts(cls, model_key: str) -> tuple[float | None, int | None]:
-        """Return (calibrated near-duplicate threshold, dimension) of a model, None if unknown."""
+    def facts(cls, model_key: str, weights: str) -> tuple[float | None, int | None]:
+        """Return (near-duplicate threshold, dimension) of a model, None if unknown.
+
+        The threshold is None for random weights (label "none") too: random features make
+        unrelated pictures score alike, so a threshold calibrated on them would call mixed
+        images near-duplicates. Only exact copies are told apart then.
+        """
         row = db.session.execute(select(cls.near_duplicate_threshold, cls.dim)
                                  .where(cls.model_key == model_key)).first()
-        return (row[0], row[1]) if row else (None, None)
+        if row is None:
+            return None, None
+        return (None if weights == "none" else row[0]), row[1]
 
 
 def _rows(statement, **parameters):

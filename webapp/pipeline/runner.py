@@ -16,7 +16,7 @@ from . import store
 from .models.choice import Choice, choose
 from .models.engine import load_engine
 from .models.files import ModelFiles, ensure_stored
-from .models.registry import DEFAULT_MODEL, Embedder
+from .models.registry import DEFAULT_INVARIANCE, DEFAULT_MODEL, Embedder
 from .neighbors import choose_method, find_neighbors
 from .reader import embed_files
 from .scan import Skip, hash_files, scan
@@ -36,6 +36,7 @@ class BuildOptions:
     device: str = "auto"
     precision: str = "auto"
     engine: str = "auto"     # mnn, torch, or auto: mnn for fp32 on the CPU
+    invariance: str = DEFAULT_INVARIANCE  # none, mirror or dihedral: views averaged
     batch_size: int = 64
     workers: int = field(default_factory=lambda: min(4, os.cpu_count() or 1))
     neighbors: str = "auto"  # exact, faiss, or auto: exact up to EXACT_LIMIT images
@@ -90,11 +91,11 @@ def run_build(session: Session, options: BuildOptions) -> Summary:
     if not os.path.isdir(root):
         raise BuildError(f"no such folder: {options.image_dir}")
     choice = choose(options.weights, options.device, options.precision, options.engine,
-                    options.model)
+                    options.model, options.invariance)
     embedder, model_files, timings = load_engine(choice)
 
     build = Build(root=root, model=choice.backbone.name, weights=choice.label,
-                  model_key=choice.model_key, k=options.k,
+                  model_key=choice.model_key, invariance=choice.invariance, k=options.k,
                   timings={**timings, "precision": choice.precision, "engine": choice.engine,
                            "preprocessing": model_files.preprocessing})
     session.add(build)

@@ -45,6 +45,28 @@ EDITS: dict[str, tuple[Callable[[Image.Image], Image.Image], int]] = {
 }
 
 
+def _turned(method: Image.Transpose) -> tuple[Callable[[Image.Image], Image.Image], int]:
+    return (lambda img: img.transpose(method)), COPY_QUALITY
+
+
+# The copies an embedding averaged over views must also keep (--invariance), per invariance.
+MIRROR_EDITS = {"mirrored": _turned(Image.Transpose.FLIP_LEFT_RIGHT)}
+DIHEDRAL_EDITS = {
+    **MIRROR_EDITS,
+    "flipped upside down": _turned(Image.Transpose.FLIP_TOP_BOTTOM),
+    "rotated 90 degrees": _turned(Image.Transpose.ROTATE_90),
+    "rotated 180 degrees": _turned(Image.Transpose.ROTATE_180),
+    "rotated 270 degrees": _turned(Image.Transpose.ROTATE_270),
+    "transposed": _turned(Image.Transpose.TRANSPOSE),
+}
+TURNED_EDITS = {"none": {}, "mirror": MIRROR_EDITS, "dihedral": DIHEDRAL_EDITS}
+
+
+def edits_for(invariance: str) -> dict:
+    """Return the edits a model of this invariance is calibrated on: EDITS and its turns."""
+    return {**EDITS, **TURNED_EDITS[invariance]}
+
+
 def synthetic_pictures(count: int = CALIBRATION_PICTURES,
                        seed: int = CALIBRATION_SEED) -> list[Image.Image]:
     """Return `count` distinct drawn pictures (the demo collection's kind of originals)."""
@@ -59,16 +81,16 @@ def _jpeg_crop(img: Image.Image, quality: int, preprocessing: Preprocessing) -> 
     return preprocessing.model_input(buffer).pixels
 
 
-def calibration_crops(pictures: list[Image.Image], preprocessing: Preprocessing
-                      ) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Return (uint8 crops, picture number of each, edit of each: 'original' or an EDITS key)."""
+def calibration_crops(pictures: list[Image.Image], preprocessing: Preprocessing,
+                      copies: dict = EDITS) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Return (uint8 crops, picture number of each, edit of each: 'original' or a copies key)."""
     crops, owners, edits = [], [], []
     for number, picture in enumerate(pictures):
         picture = picture.convert("RGB")
         crops.append(_jpeg_crop(picture, ORIGINAL_QUALITY, preprocessing))
         owners.append(number)
         edits.append("original")
-        for name, (change, quality) in EDITS.items():
+        for name, (change, quality) in copies.items():
             crops.append(_jpeg_crop(change(picture), quality, preprocessing))
             owners.append(number)
             edits.append(name)
@@ -96,8 +118,9 @@ def calibrate_vectors(vectors: np.ndarray, owners: np.ndarray, edits: list[str])
     edits = np.array(edits)
     originals = np.flatnonzero(edits == "original")
     original_of = {owners[i]: i for i in originals}
+    names = dict.fromkeys(e for e in edits if e != "original")  # in order, once each
     near = {name: np.array([scores[i, original_of[owners[i]]]
-                            for i in np.flatnonzero(edits == name)]) for name in EDITS}
+                            for i in np.flatnonzero(edits == name)]) for name in names}
     different = owners[:, None] != owners[None, :]
     distinct = scores[np.triu(different, 1)]
     threshold = choose_threshold(np.concatenate(list(near.values())), distinct)
@@ -116,9 +139,14 @@ def calibrate_vectors(vectors: np.ndarray, owners: np.ndarray, edits: list[str])
 
 
 def calibrate(embedder, pictures: list[Image.Image] | None = None, batch_size: int = 32) -> dict:
-    """Embed the calibration set with the job's embedder and return calibrate_vectors()."""
+    """Embed the calibration set with the job's embedder and return calibrate_vectors().
+
+    An embedder averaged over flips and turns (its `invariance`) is calibrated with those
+    copies too: they are near-duplicates that its threshold must keep.
+    """
     crops, owners, edits = calibration_crops(pictures or synthetic_pictures(),
-                                             embedder.preprocessing)
+                                             embedder.preprocessing,
+                                             edits_for(embedder.invariance))
     vectors = np.concatenate([embedder.embed(crops[i:i + batch_size])
                               for i in range(0, len(crops), batch_size)])
     return calibrate_vectors(vectors, owners, edits)

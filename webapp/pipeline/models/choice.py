@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from importlib.metadata import version
 
 from .hardware import cpu_has_amx
-from .registry import BACKBONES, DEFAULT_MODEL, OFFLINE_MODEL, Backbone
+from .registry import (BACKBONES, DEFAULT_INVARIANCE, DEFAULT_MODEL, INVARIANCES,
+                       OFFLINE_MODEL, Backbone)
 
 RANDOM_SEED = 0
 ENGINES = ("auto", "mnn", "torch")
@@ -41,21 +42,26 @@ class Choice:
     device: str     # cpu or cuda
     precision: str  # fp32, bf16 or fp16
     engine: str     # mnn (fp32 on the CPU) or torch
+    invariance: str = DEFAULT_INVARIANCE  # the views each embedding averages: INVARIANCES
 
     @property
     def model_key(self) -> str:
         """What embeddings are stored under; differs for any other model, weights or numbers."""
-        # The preprocessing, precision and device change the numbers: never mix their vectors
-        # in one index. The engine does not: MNN and torch agree in fp32 to rounding.
-        return (f"{self.base_key}:{self.backbone.preprocessing.key()}:"
+        # The preprocessing, precision, device and views change the numbers: never mix their
+        # vectors in one index. The engine does not: MNN and torch agree in fp32 to rounding.
+        views = "" if self.invariance == "none" else f":{self.invariance}"
+        return (f"{self.base_key}:{self.backbone.preprocessing.key()}{views}:"
                 f"{self.device}-{self.precision}")
 
 
 def choose(weights: str = "imagenet", device: str = "auto", precision: str = "auto",
-           engine: str = "auto", model: str = DEFAULT_MODEL) -> Choice:
+           engine: str = "auto", model: str = DEFAULT_MODEL,
+           invariance: str = DEFAULT_INVARIANCE) -> Choice:
     """Resolve every 'auto' for this machine; raise WeightsUnavailable for a missing file."""
     if model not in BACKBONES:
         raise ValueError(f"unknown model {model!r}; one of {', '.join(BACKBONES)}")
+    if invariance not in INVARIANCES:
+        raise ValueError(f"unknown invariance {invariance!r}; one of {', '.join(INVARIANCES)}")
     backbone = BACKBONES[model]
     label, base_key = describe_weights(backbone, weights)
     device = pick_device(device)
@@ -63,7 +69,7 @@ def choose(weights: str = "imagenet", device: str = "auto", precision: str = "au
         precision = "fp32"  # the only precision MNN runs here
     precision = pick_precision(device, precision, backbone)
     return Choice(backbone, weights, label, base_key, device, precision,
-                  pick_engine(device, precision, engine))
+                  pick_engine(device, precision, engine), invariance)
 
 
 def describe_weights(backbone: Backbone, weights: str) -> tuple[str, str]:

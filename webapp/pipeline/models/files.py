@@ -28,8 +28,9 @@ OPSET = 18
 IR_VERSION = 10  # what onnxruntime 1.32 reads; the scorer graph is stamped with it
 # Part of the cache key: bump it when the export or the calibration changes, since the
 # model_key does not cover this code. 2: the MNN graph and the preprocessing joined;
-# 3: the files' sizes recorded; 4: any registry backbone, the whole preprocessing.
-EXPORT_VERSION = 4
+# 3: the files' sizes recorded; 4: any registry backbone, the whole preprocessing;
+# 5: flips and quarter turns written as gathers (--invariance).
+EXPORT_VERSION = 5
 
 
 @dataclass

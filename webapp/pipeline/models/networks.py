@@ -12,12 +12,61 @@ import torchvision
 
 from . import lite0
 from .choice import RANDOM_SEED, WeightsUnavailable, no_weights_help
-from .registry import TORCHVISION, Backbone
+from .registry import INVARIANCES, TORCHVISION, Backbone
 
 
 def embedding_network(backbone: Backbone, weights: str) -> torch.nn.Module:
     """Return the backbone, weights loaded, cut at its embedding layer, in eval mode."""
     return cut_at_embedding(classifier(backbone, weights), backbone.layer).eval()
+
+
+class ViewAverage(torch.nn.Module):
+    """The network's features averaged over flipped and quarter-turned views of each crop.
+
+    The views of a crop are the views of its mirrored or rotated copy in another order, so
+    the average is the same for both: such copies embed alike. The crop is square, so every
+    view has its shape. Part of the model, hence of its ONNX export: the web's search by
+    upload averages the same views. The views run one after another, so a batch needs the
+    memory of one view, not of all eight.
+    """
+
+    def __init__(self, network: torch.nn.Module, invariance: str):
+        super().__init__()
+        self.network = network
+        self.views = INVARIANCES[invariance]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        total = self.network(x)
+        for view in dihedral_views(x, self.views)[1:]:
+            # A flipped or transposed tensor loses the channels-last layout that torch's CPU
+            # convolutions are fast in (without this, eight views cost 23x one, not 8x).
+            total = total + self.network(view.contiguous(memory_format=torch.channels_last))
+        return total / self.views
+
+
+def dihedral_views(x: torch.Tensor, count: int) -> list[torch.Tensor]:
+    """Return the first `count` of the eight flips and quarter turns of NCHW images.
+
+    Two views are the image and its mirror; all eight are those two, flipped upside down,
+    and the four transposed (a transpose then a flip is a quarter turn).
+    """
+    views = [x, _reversed(x, 3)]
+    if count == 8:
+        views += [_reversed(v, 2) for v in views]
+        views += [v.transpose(2, 3) for v in views]
+    return views[:count]
+
+
+def _reversed(x: torch.Tensor, dim: int) -> torch.Tensor:
+    # x.flip(dim), written as a gather: MNN 3.6 crashes on the negative-step Slice that
+    # flip exports to once a batch holds more than a few images.
+    order = torch.arange(x.shape[dim] - 1, -1, -1, device=x.device)
+    return x.index_select(dim, order)
+
+
+def with_invariance(network: torch.nn.Module, invariance: str) -> torch.nn.Module:
+    """Return the network, averaged over the views `invariance` names (none: as it is)."""
+    return network if INVARIANCES[invariance] == 1 else ViewAverage(network, invariance).eval()
 
 
 def classifier(backbone: Backbone, weights: str) -> torch.nn.Module:

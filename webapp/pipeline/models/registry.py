@@ -66,6 +66,18 @@ BACKBONES = {b.name: b for b in (
 DEFAULT_MODEL = "resnet18"
 OFFLINE_MODEL = "efficientnet_lite0"  # the one backbone with real weights and no download
 
+# The flips and rotations an embedding is averaged over (networks.ViewAverage), by name.
+# "none" is the default: see README, "Mirrored and rotated copies", for what each costs.
+INVARIANCES = {
+    "none": 1,      # the image as it is
+    "mirror": 2,    # and its mirror image
+    "dihedral": 8,  # all eight flips and quarter turns of the square crop
+}
+DEFAULT_INVARIANCE = "none"
+INVARIANCE_HELP = ("average each embedding over the image's mirror image (mirror: twice the "
+                   "embedding time) or its eight flips and quarter turns (dihedral: 8x), so "
+                   "that such copies are found as near-duplicates")
+
 
 class Embedder(Protocol):
     """What every engine (torch, MNN) gives the job: uint8 crops in, unit vectors out."""

@@ -15,8 +15,8 @@ from torch.fx.experimental.optimization import fuse
 
 from ...imaging import Preprocessing
 from .choice import Choice, choose
-from .networks import embedding_network
-from .registry import DEFAULT_MODEL
+from .networks import embedding_network, with_invariance
+from .registry import DEFAULT_INVARIANCE, DEFAULT_MODEL
 
 
 @dataclass
@@ -28,6 +28,7 @@ class TorchEmbedder:
     device: torch.device
     autocast_dtype: torch.dtype | None  # None means plain fp32
     precision: str                      # fp32, bf16 or fp16: what autocast_dtype means
+    invariance: str = DEFAULT_INVARIANCE  # the views each embedding averages (calibration)
     # The model stays in this process (GPU, or torch's own threads); workers only decode.
     embeds_in_workers: ClassVar[bool] = False
 
@@ -40,9 +41,11 @@ class TorchEmbedder:
 
 
 def load_embedder(weights: str = "imagenet", device: str = "auto", precision: str = "auto",
-                  model: str = DEFAULT_MODEL) -> TorchEmbedder:
+                  model: str = DEFAULT_MODEL,
+                  invariance: str = DEFAULT_INVARIANCE) -> TorchEmbedder:
     """Build the torch embedder for these options (the job picks MNN for CPU fp32 itself)."""
-    return load_torch_embedder(choose(weights, device, precision, engine="torch", model=model))
+    return load_torch_embedder(choose(weights, device, precision, engine="torch", model=model,
+                                      invariance=invariance))
 
 
 def load_torch_embedder(choice: Choice) -> TorchEmbedder:
@@ -51,12 +54,14 @@ def load_torch_embedder(choice: Choice) -> TorchEmbedder:
     target = torch.device(choice.device)
     # Folding each BatchNorm into its convolution is exact up to rounding and saves a pass
     # over every activation map (15% of ResNet18's forward time on CPU, 60% of Lite0's).
-    model = fuse(model).to(target, memory_format=torch.channels_last)
+    model = with_invariance(fuse(model), choice.invariance)
+    model = model.to(target, memory_format=torch.channels_last)
     autocast_dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[
         choice.precision]
     return TorchEmbedder(model=model, weights=choice.label, model_key=choice.model_key,
                          preprocessing=choice.backbone.preprocessing, device=target,
-                         autocast_dtype=autocast_dtype, precision=choice.precision)
+                         autocast_dtype=autocast_dtype, precision=choice.precision,
+                         invariance=choice.invariance)
 
 
 def standardize(pixels: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
