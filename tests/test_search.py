@@ -64,7 +64,8 @@ def test_a_transformed_copy_finds_its_original(client, built):
     copy = original.crop((w // 30, h // 30, w - w // 30, h - h // 30)).resize((w // 2, h // 2))
     results = upload(client, jpeg(copy, quality=60)).get_json()["results"]
     assert results[0]["path"] == path
-    assert results[0]["tier"] == "near-duplicate"
+    # Random weights: no near-duplicate tier is claimed (test_tiers has it with real weights).
+    assert results[0]["tier"] == "similar"
     mates = [r for r in results if built.collection.groups.get(r["path"]) == 3]
     assert len(mates) >= 3  # its group's other transformed copies come next
 

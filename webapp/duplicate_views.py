@@ -1,19 +1,31 @@
-"""Duplicate groups of the active index: the HTML page and GET /api/duplicates."""
+"""Duplicate groups of the active index: the HTML page, GET /api/duplicates, and the lists of
+the copies a user may remove (CSV and JSON) for a script of theirs to move or delete."""
 from __future__ import annotations
 
+import csv
+import io
 import math
+import os
 
-from flask import Blueprint, abort, jsonify, render_template, request
+from flask import Blueprint, Response, abort, jsonify, render_template, request
 
 from .active_index import served_index
 from .api import MAX_PAGE, MAX_PER_PAGE, BadRequest, bad_request, positive_int_arg
-from .duplicates import duplicate_groups, page_of_groups
+from .duplicates import Member, duplicate_groups, page_of_groups, scored_members
 from .files import image_links
 from .page_cache import cached_page
 
 bp = Blueprint("duplicates", __name__)
 bp.register_error_handler(BadRequest, bad_request)
 PER_PAGE = 20
+OTHERS_COLUMNS = ("group", "tier", "keep", "path", "score")
+
+
+def member_entry(member: Member) -> dict:
+    """Return what the page and the API show of a group's member."""
+    return {**image_links(member), "name": os.path.basename(member.path),
+            "width": member.width, "height": member.height, "file_size": member.file_size,
+            "score": round(member.score, 6), "keep": member.keep}
 
 
 def groups_page(page: int, per_page: int) -> dict:
@@ -24,8 +36,9 @@ def groups_page(page: int, per_page: int) -> dict:
     return {"build": served.build, "threshold": served.threshold, "total": len(groups),
             "page": page, "per_page": per_page,
             "pages": max(1, math.ceil(len(groups) / per_page)),
-            "groups": [{"tier": g.tier, "size": len(g.positions),
-                        "images": [image_links(row) for row in rows]} for g, rows in items]}
+            "groups": [{"tier": g.tier, "size": len(g.positions), "keep": members[0].id,
+                        "images": [member_entry(m) for m in members]}
+                       for g, members in items]}
 
 
 @bp.get("/duplicates")
@@ -44,8 +57,40 @@ def page():
 @bp.get("/api/duplicates")
 @cached_page
 def api_duplicates():
-    """Return one page of duplicate groups, each with its tier and images in gallery order."""
+    """Return one page of duplicate groups, each with its tier, the copy to keep first."""
     body = groups_page(positive_int_arg("page", 1, MAX_PAGE),
                        positive_int_arg("per_page", PER_PAGE, MAX_PER_PAGE))
     del body["build"], body["pages"]
     return jsonify(body)
+
+
+def other_copies() -> list[dict]:
+    """Return one row per copy that is not its group's kept one, in group order."""
+    served = served_index()
+    if served.build is None:
+        return []
+    groups = duplicate_groups(served)
+    rows = []
+    for number, (group, members) in enumerate(zip(groups, scored_members(served.build,
+                                                                         groups)), 1):
+        rows += [{"group": number, "tier": group.tier, "keep": members[0].path,
+                  "path": m.path, "score": round(m.score, 6)} for m in members[1:]]
+    return rows
+
+
+@bp.get("/api/duplicates/others.csv")
+def others_csv():
+    """The copies that are not kept, as CSV: group, tier, keep, path, score."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, OTHERS_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(other_copies())
+    return Response(out.getvalue(), mimetype="text/csv", headers={
+        "Content-Disposition": "attachment; filename=duplicates-others.csv"})
+
+
+@bp.get("/api/duplicates/others.json")
+def others_json():
+    """The copies that are not kept, as JSON, with the collection root they are relative to."""
+    build = served_index().build
+    return jsonify(root=build.root if build else None, others=other_copies())

@@ -4,19 +4,27 @@ Two images belong together when they have the same content hash, or when one is 
 other's stored recommendations with a score at or above the near-duplicate threshold. The
 groups are the connected components of those links, computed once per worker and build
 (two queries, then union-find; kept with the served index), then served page by page.
+
+Each group suggests the copy to keep: the highest resolution, then the largest file, then
+the path the index saw first (the lowest image id: ids outlive builds). Every other member
+is scored against it, so a user sees how close each copy they might delete is to the one
+they keep. The site only suggests: it never moves or deletes a file.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import text
+import numpy as np
+from sqlalchemy import select, text
 
 from .active_index import ServedIndex
 from .db import db
-from .models import Build
+from .models import Build, Embedding, Image, IndexedImage
 from .tiers import EXACT, NEAR_DUPLICATE
 
-MAX_SHOWN = 100  # images listed per group; random weights can chain hundreds together
+MAX_SHOWN = 100  # images listed per group on a page; the exports list them all
+CHUNK = 5_000    # values per IN (...) list: SQLite allows 32,766 parameters a statement
 
 EXACT_COPIES = text("""
     SELECT position, content_hash FROM indexed_images
@@ -34,6 +42,26 @@ NEAR_LINKS = text("""
 class DuplicateGroup:
     tier: str              # "exact" when every member has the same content, else near-duplicate
     positions: list[int]   # gallery positions, in gallery order
+    keep: int = -1         # the gallery position of the copy to keep (see keep_order)
+
+
+@dataclass
+class Member:
+    """An image of a group as the page and exports show it."""
+    id: int
+    path: str
+    content_hash: str
+    width: int
+    height: int
+    file_size: int
+    position: int
+    score: float = 1.0     # cosine similarity to the group's kept copy (1 for itself)
+    keep: bool = False
+
+
+def keep_order(member: Member) -> tuple:
+    """Sort key of the copy to keep: highest resolution, largest file, first-seen path."""
+    return -member.width * member.height, -member.file_size, member.id
 
 
 def _find(parent: dict, node: int) -> int:
@@ -62,14 +90,68 @@ def group_links(links, hash_of: dict[int, str]) -> list[DuplicateGroup]:
 
 
 def find_groups(build: Build, threshold: float | None) -> list[DuplicateGroup]:
-    """Query the links of a build and return its duplicate groups."""
+    """Query the links of a build and return its duplicate groups, each with its keeper."""
     params = {"build": build.id}
     hash_of = dict(db.session.execute(EXACT_COPIES, params).all())
     first_of_hash: dict[str, int] = {}
     links = [(first_of_hash.setdefault(h, p), p) for p, h in sorted(hash_of.items())]
     if threshold is not None:
         links += db.session.execute(NEAR_LINKS, {**params, "threshold": threshold}).all()
-    return group_links(links, hash_of)
+    groups = group_links(links, hash_of)
+    members = members_at(build, [p for g in groups for p in g.positions])
+    for group in groups:
+        group.keep = min(group.positions, key=lambda p: keep_order(members[p]))
+    return groups
+
+
+def members_at(build: Build, positions: Iterable[int]) -> dict[int, Member]:
+    """Return {gallery position: Member} of a build, unscored, a few thousand per query."""
+    positions = list(positions)
+    found = {}
+    for start in range(0, len(positions), CHUNK):
+        rows = db.session.execute(
+            select(IndexedImage.image_id, Image.path, IndexedImage.content_hash,
+                   IndexedImage.width, IndexedImage.height, IndexedImage.file_size,
+                   IndexedImage.position)
+            .join(Image, Image.id == IndexedImage.image_id)
+            .where(IndexedImage.build_id == build.id,
+                   IndexedImage.position.in_(positions[start:start + CHUNK])))
+        found.update((row.position, Member(*row)) for row in rows)
+    return found
+
+
+def scored_members(build: Build, groups: list[DuplicateGroup], limit: int | None = None
+                   ) -> list[list[Member]]:
+    """Return each group's members (its first `limit` and its keeper), keeper first, each
+    scored against the keeper with the build's stored embeddings."""
+    shown = [sorted({g.keep, *g.positions[:limit]}, key=lambda p: (p != g.keep, p))
+             for g in groups]
+    members = members_at(build, [p for positions in shown for p in positions])
+    vectors = stored_vectors(build.model_key, {m.content_hash for m in members.values()})
+    result = []
+    for positions in shown:
+        keeper = members[positions[0]]
+        keeper.keep = True
+        for member in (members[p] for p in positions[1:]):
+            # The same content is the same vector: exactly 1, whatever the arithmetic.
+            if member.content_hash != keeper.content_hash:
+                member.score = float(np.dot(vectors[member.content_hash],
+                                            vectors[keeper.content_hash]))
+        result.append([members[p] for p in positions])
+    return result
+
+
+def stored_vectors(model_key: str, hashes: set[str]) -> dict[str, np.ndarray]:
+    """Return {content hash: unit float32 vector} of a model, a few thousand per query."""
+    hashes = sorted(hashes)
+    found = {}
+    for start in range(0, len(hashes), CHUNK):
+        rows = db.session.execute(
+            select(Embedding.content_hash, Embedding.vector)
+            .where(Embedding.model_key == model_key,
+                   Embedding.content_hash.in_(hashes[start:start + CHUNK])))
+        found.update((h, np.frombuffer(v, dtype=np.float32)) for h, v in rows)
+    return found
 
 
 def duplicate_groups(served: ServedIndex) -> list[DuplicateGroup]:
@@ -81,7 +163,6 @@ def duplicate_groups(served: ServedIndex) -> list[DuplicateGroup]:
 
 
 def page_of_groups(build: Build, groups: list[DuplicateGroup], page: int, per_page: int):
-    """Return [(group, rows of its first MAX_SHOWN images)] for one page, in one query."""
+    """Return [(group, its keeper and first MAX_SHOWN members, scored)] for one page."""
     chosen = groups[(page - 1) * per_page:page * per_page]
-    rows = build.at_positions(p for g in chosen for p in g.positions[:MAX_SHOWN])
-    return [(g, [rows[p] for p in g.positions[:MAX_SHOWN]]) for g in chosen]
+    return list(zip(chosen, scored_members(build, chosen, MAX_SHOWN)))
