@@ -104,6 +104,7 @@ def precision_agreement(image_dir: str, sample: int, model: str, weights: str,
     """Compare the job's fast path (auto engine and precision) with torch fp32, same crops."""
     from webapp.pipeline.models.choice import choose
     from webapp.pipeline.models.engine import load_engine
+    from webapp.pipeline.models.registry import unit_rows
     from webapp.pipeline.models.torch_engine import load_embedder
     from webapp.pipeline.neighbors.exact import exact_top_k
     from webapp.pipeline.reader import embed_files
@@ -115,7 +116,7 @@ def precision_agreement(image_dir: str, sample: int, model: str, weights: str,
     vectors = []
     for embedder in (load_embedder(weights, "cpu", "fp32", model, invariance), fast):
         batches = embed_files(embedder, items, batch_size=64, workers=2, thumbnail_dir=None)
-        vectors.append(np.concatenate([v for _, v in batches]))
+        vectors.append(unit_rows(np.concatenate([v for _, v in batches]))[0])
     cosines = np.sum(vectors[0] * vectors[1], axis=1)
     ids_a, _ = exact_top_k(vectors[0], 10)
     ids_b, _ = exact_top_k(vectors[1], 10)

@@ -20,6 +20,7 @@ from webapp.pipeline.models.registry import (BACKBONES, DEFAULT_INVARIANCE,  # n
                                              DEFAULT_MODEL, INVARIANCE_HELP, INVARIANCES)
 from webapp.pipeline.neighbors import METHODS  # noqa: E402
 from webapp.db import db  # noqa: E402
+from webapp.metrics import DEFAULT_METRIC, METRICS  # noqa: E402
 from webapp.pipeline.runner import BuildError, BuildOptions, run_build  # noqa: E402
 from webapp.pipeline.store import ensure_schema  # noqa: E402
 
@@ -41,6 +42,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                              "tests only) or PATH to a state_dict of the model")
     parser.add_argument("--invariance", choices=list(INVARIANCES), default=DEFAULT_INVARIANCE,
                         help=INVARIANCE_HELP)
+    parser.add_argument("--metric", choices=METRICS, default=DEFAULT_METRIC,
+                        help="what the lists rank by: cosine similarity of the embeddings, or "
+                             "euclidean distance or dot product of the model's raw features")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     parser.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
                         help="auto: bf16 where the CPU/GPU supports it, else fp32")
@@ -73,7 +77,7 @@ def main(argv=None) -> int:
     thumbnail_dir = args.thumbnail_dir or app.config["THUMBNAIL_DIR"]
     options = BuildOptions(image_dir=args.image_dir, thumbnail_dir=thumbnail_dir, k=args.k,
                            model=args.model, weights=args.weights,
-                           invariance=args.invariance,
+                           invariance=args.invariance, metric=args.metric,
                            device=args.device, precision=args.precision, engine=args.engine,
                            batch_size=args.batch_size, workers=args.workers,
                            neighbors=args.neighbors,

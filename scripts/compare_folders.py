@@ -76,7 +76,7 @@ def embedded_folder(session, folder: str, embedder, progress: bool):
     good = [f for f in files if f.content_hash not in failed]
     skips += unreadable + [Skip(f.path, failed[f.content_hash]) for f in files
                            if f.content_hash in failed]
-    vectors = np.stack([np.frombuffer(known[f.content_hash][2], np.float32) for f in good]) \
+    vectors = np.stack([known[f.content_hash].unit() for f in good]) \
         if good else np.empty((0, 0), np.float32)
     return good, vectors, skips, embedded
 

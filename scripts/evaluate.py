@@ -41,13 +41,13 @@ from sqlalchemy.orm import aliased  # noqa: E402
 from scripts.build_index import EXIT_FAILED, EXIT_NO_WEIGHTS  # noqa: E402
 from webapp import create_app  # noqa: E402
 from webapp.db import db  # noqa: E402
+from webapp.metrics import METRICS  # noqa: E402
 from webapp.models import Image, IndexedImage, Recommendation  # noqa: E402
 from webapp.pipeline.models.choice import WeightsUnavailable  # noqa: E402
 from webapp.pipeline.models.registry import BACKBONES  # noqa: E402
 from webapp.pipeline.runner import BuildError, BuildOptions, run_build  # noqa: E402
 from webapp.pipeline.store import ensure_schema  # noqa: E402
 
-METRICS = ("cosine",)
 WITHIN_CLUSTER = "within-cluster"
 
 
@@ -128,7 +128,8 @@ def served_lists(build_id: int) -> dict[str, list[str]]:
 def evaluate_run(run: Run, image_dir: str, workdir: str, k: int, progress: bool) -> tuple:
     """Build an index for `run` in the private database; return (lists, seconds)."""
     options = BuildOptions(image_dir=image_dir, thumbnail_dir=os.path.join(workdir, "thumbs"),
-                           k=k, model=run.model, weights=run.weights, progress=progress)
+                           k=k, model=run.model, weights=run.weights, metric=run.metric,
+                           progress=progress)
     started = time.perf_counter()
     summary = run_build(db.session, options)
     seconds = time.perf_counter() - started

@@ -44,7 +44,8 @@ def synthesize(total: int, seed: int = 0) -> Build:
                                       dtype=np.float32)
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
         store.save_embeddings(db.session, active.model_key,
-                              [(h, 1, 1, v.tobytes()) for h, v in zip(hashes[start:], vectors)])
+                              [(h, store.StoredVector(1, 1, v.tobytes(), 1.0))
+                               for h, v in zip(hashes[start:], vectors)])
     ids = store.image_ids(db.session, [f"synthetic/{h}.jpg" for h in hashes])
     rows = [tuple(r) for r in real] + [(ids[f"synthetic/{h}.jpg"], h, 1, 1, 0) for h in hashes]
     build = Build(root=active.root, model=active.model, weights=active.weights,

@@ -33,7 +33,7 @@ def test_web_runtime_agrees_with_the_job(app, built, sample):
         from webapp.models import Build
         build = Build.active()
         web = QueryEmbedder.load(build.model_key, threads=1)
-        ours = np.stack([web.embed(web.model_input((root / p).read_bytes(), 10**8).pixels)
+        ours = np.stack([web.embed(web.model_input((root / p).read_bytes(), 10**8).pixels)[0]
                          for p in sample])
         hashes = [db.session.scalar(sa.text(
             "SELECT i.content_hash FROM indexed_images i JOIN images m ON m.id = i.image_id "

@@ -34,6 +34,7 @@ def test_run_syntax():
     assert (run.model, run.weights, run.metric, run.within_cluster) == (
         "resnet18", "none", "cosine", False)
     assert parse_run("efficientnet_lite0").weights == "imagenet"
+    assert parse_run("efficientnet_lite0@euclidean").metric == "euclidean"
     for bad in ("resnet19", "resnet18@manhattan", "resnet18/elsewhere"):
         with pytest.raises(ValueError):
             parse_run(bad)

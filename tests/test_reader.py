@@ -20,7 +20,7 @@ class MeanColour:
     def for_workers(self, workers):
         return self
 
-    def embed(self, pixels):
+    def features(self, pixels):
         if self.die:
             os._exit(1)  # as the OOM killer or a native crash would end a worker
         return pixels.reshape(len(pixels), -1, 3).mean(axis=1).astype(np.float32)

@@ -7,6 +7,7 @@ from flask import Flask
 
 from .config import Config, normalize_database_url
 from .db import db
+from .metrics import MEANING
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MIGRATIONS_DIR = os.path.join(ROOT, "migrations")
@@ -44,6 +45,8 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.register_blueprint(files.bp)
     app.register_blueprint(search_views.bp)
     app.register_blueprint(duplicate_views.bp)
+    # What a score means on the page: "cosine similarity: higher is closer, ..." per metric.
+    app.jinja_env.globals["score_meaning"] = MEANING.get
     errors.init_app(app)
     security.init_app(app)  # last: the outermost layer, which every response passes through
     return app

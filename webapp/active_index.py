@@ -71,7 +71,8 @@ class ActiveIndex:
                 build = Build.active()
                 # Calibrated anew (scripts/calibrate_tiers.py --save), the threshold changes
                 # the tiers on every page: it is looked up with the build.
-                threshold, dim = (StoredEmbedder.facts(build.model_key, build.weights)
+                threshold, dim = (StoredEmbedder.facts(build.model_key, build.weights,
+                                                       build.metric)
                                   if build is not None else (None, None))
                 if self.served is None or self.served.facts != (build_id(build), threshold,
                                                                 dim):

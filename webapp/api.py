@@ -5,6 +5,7 @@ from flask import Blueprint, abort, current_app, jsonify, request
 
 from . import tiers
 from .active_index import served_index
+from .metrics import MEANING
 from .page_cache import cached_page
 from .files import image_links
 from .models import Build
@@ -13,7 +14,6 @@ bp = Blueprint("api", __name__)
 
 MAX_PER_PAGE = 500
 MAX_PAGE = 1_000_000  # page x per_page stays a 32-bit integer, as the databases store it
-METRIC = "cosine"  # the one similarity the job ranks by
 
 
 class BadRequest(Exception):
@@ -60,6 +60,7 @@ def image_detail(image_id: int):
     row = build.image(image_id) or abort(404)
     similar = tiers.entries(served.threshold, row.content_hash, build.similar(image_id))
     return jsonify({**image_links(row), "width": row.width, "height": row.height,
+                    "metric": build.metric,
                     "similar": similar})
 
 
@@ -73,7 +74,7 @@ def index_facts():
         return jsonify(error="there is no index yet: run scripts/build_index.py"), 404
     built_at = build.finished_at.replace(tzinfo=timezone.utc).isoformat()
     return jsonify(model=build.model, weights=build.weights, invariance=build.invariance,
-                   dim=served.dim, metric=METRIC, k=build.k, images=build.image_count, built_at=built_at)
+                   dim=served.dim, metric=build.metric, score=MEANING[build.metric], k=build.k, images=build.image_count, built_at=built_at)
 
 
 @bp.get("/healthz")

@@ -45,6 +45,8 @@ class Build(db.Model):
     model_key: Mapped[str] = mapped_column(String(255))
     # none, mirror or dihedral: the flips and rotations each embedding was averaged over
     invariance: Mapped[str] = mapped_column(String(16), default="none", server_default="none")
+    # cosine, euclidean or dot: what the recommendations are ranked by (webapp/metrics.py)
+    metric: Mapped[str] = mapped_column(String(16), default="cosine", server_default="cosine")
     k: Mapped[int] = mapped_column(Integer)
     image_count: Mapped[int] = mapped_column(Integer, default=0)
     skipped_count: Mapped[int] = mapped_column(Integer, default=0)
@@ -147,7 +149,9 @@ class Embedding(db.Model):
     width: Mapped[int] = mapped_column(Integer)
     height: Mapped[int] = mapped_column(Integer)
     vector: Mapped[bytes] = mapped_column(LargeBinary)
-
+    # The vector's length before normalisation: raw features = vector * norm (euclidean and
+    # dot-product indexes rank those). NULL for vectors stored before it was kept.
+    norm: Mapped[float | None] = mapped_column(Float)
 
 
 class StoredEmbedder(db.Model):
@@ -160,7 +164,8 @@ class StoredEmbedder(db.Model):
     __tablename__ = "embedders"
 
     model_key: Mapped[str] = mapped_column(String(255), primary_key=True)
-    # uint8 NHWC crop in, L2-normalised float32 vector out: normalisation is inside the graph.
+    # uint8 NHWC crop in, the model's float32 features out (the web normalises them); graphs
+    # stored before EXPORT_VERSION 5 gave unit vectors (preprocessing["output"] says which).
     onnx: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
     # float16 rows x float32 query -> float32 scores, so the web needs no ONNX builder.
     scorer_onnx: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
@@ -171,18 +176,21 @@ class StoredEmbedder(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     @classmethod
-    def facts(cls, model_key: str, weights: str) -> tuple[float | None, int | None]:
+    def facts(cls, model_key: str, weights: str,
+              metric: str = "cosine") -> tuple[float | None, int | None]:
         """Return (near-duplicate threshold, dimension) of a model, None if unknown.
 
         The threshold is None for random weights (label "none") too: random features make
         unrelated pictures score alike, so a threshold calibrated on them would call mixed
-        images near-duplicates. Only exact copies are told apart then.
+        images near-duplicates. And for the raw-feature metrics: it is a cosine similarity.
+        Only exact copies are told apart then.
         """
         row = db.session.execute(select(cls.near_duplicate_threshold, cls.dim)
                                  .where(cls.model_key == model_key)).first()
         if row is None:
             return None, None
-        return (None if weights == "none" else row[0]), row[1]
+        usable = weights != "none" and metric == "cosine"
+        return (row[0] if usable else None), row[1]
 
 
 def _rows(statement, **parameters):

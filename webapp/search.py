@@ -19,7 +19,9 @@ from sqlalchemy import select
 from .active_index import ServedIndex
 from .db import db
 from .imaging import DecodedInput, Preprocessing
+from .metrics import closeness, from_cosine
 from .models import Build, Embedding, IndexedImage, StoredEmbedder
+from .pipeline.models.registry import unit_rows  # NumPy only: no torch
 from .pipeline.scan import content_hasher  # hashlib only: no torch
 
 if TYPE_CHECKING:
@@ -71,9 +73,12 @@ class QueryEmbedder:
         # a collection file gives the web the pixels it gave the job.
         return self.preprocessing.model_input(io.BytesIO(data), max_pixels)
 
-    def embed(self, pixels: np.ndarray) -> np.ndarray:
-        """Return the L2-normalised float32 embedding of a model input (uint8 HxWx3)."""
-        return self.session.run(None, {"pixels": pixels[None]})[0][0]
+    def embed(self, pixels: np.ndarray) -> tuple[np.ndarray, float]:
+        """Return the L2-normalised float32 embedding of a model input (uint8 HxWx3), and the
+        length of the model's features before normalising."""
+        features = self.session.run(None, {"pixels": pixels[None]})[0]
+        unit, norms = unit_rows(features)
+        return unit[0], float(norms[0])
 
     def scores(self, matrix: np.ndarray, query: np.ndarray) -> np.ndarray:
         """Return matrix @ query in float32, the float16 rows converted chunk by chunk."""
@@ -90,33 +95,40 @@ class QueryEmbedder:
 class LoadedMatrix:
     image_ids: np.ndarray  # int64, gallery order
     matrix: np.ndarray     # float16 unit vectors, one row per image id
+    norms: np.ndarray      # float32 length of each image's features (euclidean, dot)
+    metric: str = "cosine"
 
     @property
     def nbytes(self) -> int:
-        return self.image_ids.nbytes + self.matrix.nbytes
+        return self.image_ids.nbytes + self.matrix.nbytes + self.norms.nbytes
 
 
-def load_matrix(build: Build) -> tuple[np.ndarray, np.ndarray]:
-    """Return (image ids, float16 embeddings) of a build, in gallery order, streamed."""
+def load_matrix(build: Build) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return (image ids, float16 embeddings, their lengths) of a build, in gallery order,
+    streamed."""
     rows = db.session.execute(
-        select(IndexedImage.image_id, Embedding.vector)
+        select(IndexedImage.image_id, Embedding.vector, Embedding.norm)
         .join(Embedding, (Embedding.content_hash == IndexedImage.content_hash)
               & (Embedding.model_key == build.model_key))
         .where(IndexedImage.build_id == build.id)
         .order_by(IndexedImage.position)
         .execution_options(yield_per=LOAD_BATCH_ROWS))
     ids = np.empty(build.image_count, np.int64)
+    norms = np.empty(build.image_count, np.float32)
     matrix, filled = None, 0
     for batch in rows.partitions():
-        block = np.frombuffer(b"".join(v for _, v in batch), np.float32).reshape(len(batch), -1)
+        block = np.frombuffer(b"".join(v for _, v, _ in batch),
+                              np.float32).reshape(len(batch), -1)
         if matrix is None:  # filled in place: a 1 GB index never needs 2 GB to load
             matrix = np.empty((build.image_count, block.shape[1]), np.float16)
         matrix[filled:filled + len(batch)] = block
-        ids[filled:filled + len(batch)] = [image_id for image_id, _ in batch]
+        ids[filled:filled + len(batch)] = [image_id for image_id, _, _ in batch]
+        # NULL (stored before lengths were kept) only in cosine builds, which never read it.
+        norms[filled:filled + len(batch)] = [np.nan if n is None else n for _, _, n in batch]
         filled += len(batch)
     if matrix is None:
-        return ids[:0], np.empty((0, 0), np.float16)
-    return ids[:filled], matrix[:filled]
+        return ids[:0], np.empty((0, 0), np.float16), norms[:0]
+    return ids[:filled], matrix[:filled], norms[:filled]
 
 
 def query_embedder(served: ServedIndex) -> QueryEmbedder:
@@ -132,7 +144,7 @@ def query_embedder(served: ServedIndex) -> QueryEmbedder:
 def search_matrix(served: ServedIndex) -> LoadedMatrix:
     """Return this worker's embeddings of the served build, loaded on first use (seconds)."""
     def load(served: ServedIndex) -> LoadedMatrix:
-        loaded = LoadedMatrix(*load_matrix(served.build))
+        loaded = LoadedMatrix(*load_matrix(served.build), metric=served.build.metric)
         log.info("loaded build %d for search: %d images, %.1f MB", served.build.id,
                  len(loaded.image_ids), loaded.nbytes / 1e6)
         return loaded
@@ -156,11 +168,17 @@ def top_k(scores: np.ndarray, k: int) -> np.ndarray:
 
 def search(embedder: QueryEmbedder, loaded: LoadedMatrix, pixels: np.ndarray,
            k: int) -> list[Match]:
-    """Return the k images of the index most similar to a model input, best first."""
-    scores = embedder.scores(loaded.matrix, embedder.embed(pixels))
-    # float16 rows are unit length only to ~1e-3: clip so that no score reads above 1.
-    return [Match(int(loaded.image_ids[i]), float(np.clip(scores[i], -1.0, 1.0)))
-            for i in top_k(scores, k)]
+    """Return the k images of the index closest to a model input, best first, scored by
+    the index's metric."""
+    query, query_norm = embedder.embed(pixels)
+    cosines = embedder.scores(loaded.matrix, query)
+    if loaded.metric == "cosine":
+        # float16 rows are unit length only to ~1e-3: clip so that no score reads above 1.
+        values = np.clip(cosines, -1.0, 1.0)
+    else:
+        values = from_cosine(cosines, loaded.norms, query_norm, loaded.metric)
+    return [Match(int(loaded.image_ids[i]), float(values[i]))
+            for i in top_k(closeness(values, loaded.metric), k)]
 
 
 def content_hash(data: bytes) -> str:

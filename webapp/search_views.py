@@ -88,10 +88,10 @@ def preview_url(rgb: Image.Image) -> str:
 def api_search():
     """Return the collection's images most similar to the uploaded one, best first."""
     try:
-        _, results, _ = run_search()
+        build, results, _ = run_search()
     except UploadError as exc:
         return jsonify(error=exc.message), exc.status
-    return jsonify(results=results)
+    return jsonify(results=results, metric=build.metric)
 
 
 @bp.errorhandler(RequestEntityTooLarge)

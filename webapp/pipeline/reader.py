@@ -60,7 +60,7 @@ def stack(samples: list[Decoded]) -> tuple[np.ndarray, list[Decoded]]:
 
 def embed_files(embedder: Embedder, items: list[tuple[str, str]], *, batch_size: int, workers: int,
                 thumbnail_dir: str | None) -> Iterator[tuple[list[Decoded], np.ndarray]]:
-    """Yield (outcomes of a batch, embeddings of its decoded samples in order).
+    """Yield (outcomes of a batch, raw features of its decoded samples in order).
 
     Workers decode; where the engine allows it (MNN) each also embeds what it decoded, with
     its own copy of the model: no pixels cross between processes and no model threads wait
@@ -83,7 +83,8 @@ def embed_files(embedder: Embedder, items: list[tuple[str, str]], *, batch_size:
 
 
 def vectors_of(embedder, pixels: np.ndarray) -> np.ndarray:
-    return embedder.embed(pixels) if len(pixels) else np.empty((0, 0), np.float32)
+    """Return the raw features of a batch (the job stores their unit vectors and lengths)."""
+    return embedder.features(pixels) if len(pixels) else np.empty((0, 0), np.float32)
 
 
 def _in_order(work, batches, workers: int, embedder) -> Iterator:

@@ -16,7 +16,8 @@ from . import store
 from .models.choice import Choice, choose
 from .models.engine import load_engine
 from .models.files import ModelFiles, ensure_stored
-from .models.registry import DEFAULT_INVARIANCE, DEFAULT_MODEL, Embedder
+from ..metrics import DEFAULT_METRIC, METRICS
+from .models.registry import DEFAULT_INVARIANCE, DEFAULT_MODEL, Embedder, unit_rows
 from .neighbors import choose_method, find_neighbors
 from .reader import embed_files
 from .scan import Skip, hash_files, scan
@@ -37,6 +38,7 @@ class BuildOptions:
     precision: str = "auto"
     engine: str = "auto"     # mnn, torch, or auto: mnn for fp32 on the CPU
     invariance: str = DEFAULT_INVARIANCE  # none, mirror or dihedral: views averaged
+    metric: str = DEFAULT_METRIC  # cosine, euclidean or dot: what the lists rank by
     batch_size: int = 64
     workers: int = field(default_factory=lambda: min(4, os.cpu_count() or 1))
     neighbors: str = "auto"  # exact, faiss, or auto: exact up to EXACT_LIMIT images
@@ -90,12 +92,17 @@ def run_build(session: Session, options: BuildOptions) -> Summary:
     root = os.path.abspath(os.path.expanduser(options.image_dir))
     if not os.path.isdir(root):
         raise BuildError(f"no such folder: {options.image_dir}")
+    if options.metric not in METRICS:
+        raise BuildError(f"unknown metric {options.metric!r}; one of {', '.join(METRICS)}")
+    if options.metric != "cosine" and options.neighbors == "faiss":
+        raise BuildError(f"--neighbors faiss ranks by cosine only, not {options.metric}")
     choice = choose(options.weights, options.device, options.precision, options.engine,
                     options.model, options.invariance)
     embedder, model_files, timings = load_engine(choice)
 
     build = Build(root=root, model=choice.backbone.name, weights=choice.label,
-                  model_key=choice.model_key, invariance=choice.invariance, k=options.k,
+                  model_key=choice.model_key, invariance=choice.invariance,
+                  metric=options.metric, k=options.k,
                   timings={**timings, "precision": choice.precision, "engine": choice.engine,
                            "preprocessing": model_files.preprocessing})
     session.add(build)
@@ -123,9 +130,13 @@ def _build(session: Session, build: Build, root: str, choice: Choice, embedder: 
     timings["scan_seconds"] = time.perf_counter() - tick
 
     tick = time.perf_counter()
-    known = store.stored_embeddings(session, embedder.model_key)
-    # A stored vector is reused only where its thumbnail exists too: both come from one decode.
-    known = {h: v for h, v in known.items() if _thumbnail_exists(options.thumbnail_dir, h)}
+    stored = store.stored_embeddings(session, embedder.model_key)
+    # A stored vector is reused only where its thumbnail exists too: both come from one decode;
+    # and, for a metric of raw features, where its length was kept (not before it was).
+    known = {h: v for h, v in stored.items() if _thumbnail_exists(options.thumbnail_dir, h)
+             and (options.metric == "cosine" or v.norm is not None)}
+    # The others are embedded again: their old rows make way for the new ones.
+    store.drop_embeddings(session, embedder.model_key, stored.keys() - known.keys())
     embedded, failed = embed_new(session, files, known, embedder, options)
     timings["embed_seconds"] = time.perf_counter() - tick
 
@@ -141,18 +152,20 @@ def _build(session: Session, build: Build, root: str, choice: Choice, embedder: 
     changes = compare_with(store.active_contents(session), good)
 
     tick = time.perf_counter()
-    vectors = np.stack([np.frombuffer(known[f.content_hash][2], dtype=np.float32)
-                        for f in good])
-    method = choose_method(options.neighbors, len(good), choice.device)
+    vectors = np.stack([known[f.content_hash].unit() for f in good])
+    if options.metric != "cosine":  # euclidean and dot rank the model's raw features
+        vectors = vectors * np.array([known[f.content_hash].norm for f in good],
+                                     dtype=np.float32)[:, None]
+    method = choose_method(options.neighbors, len(good), choice.device, options.metric)
     ids, scores, recall = find_neighbors(method, vectors, options.k, choice.device,
-                                         options.progress)
+                                         options.progress, options.metric)
     timings["neighbors_seconds"] = time.perf_counter() - tick
     timings.update(neighbors=method, recall_at_k=recall)
 
     tick = time.perf_counter()
     id_of = store.image_ids(session, [f.path for f in good])
-    rows = [(id_of[f.path], f.content_hash, *known[f.content_hash][:2], f.file_size)
-            for f in good]
+    rows = [(id_of[f.path], f.content_hash, known[f.content_hash].width,
+             known[f.content_hash].height, f.file_size) for f in good]
     store.save_build_rows(session, build.id, rows, ids, scores)
     seconds = time.perf_counter() - started
     build.image_count, build.skipped_count, build.seconds = len(good), len(skips), seconds
@@ -195,15 +208,17 @@ def embed_new(session: Session, files, known: dict, embedder: Embedder,
     failed, embedded = {}, 0
     bar = tqdm(total=len(items), desc="embed", unit="img", disable=not options.progress,
                file=sys.stderr)
-    for outcomes, vectors in embed_files(embedder, items, batch_size=options.batch_size,
-                                         workers=options.workers,
-                                         thumbnail_dir=options.thumbnail_dir):
+    for outcomes, features in embed_files(embedder, items, batch_size=options.batch_size,
+                                          workers=options.workers,
+                                          thumbnail_dir=options.thumbnail_dir):
         rows = []
         decoded = [o for o in outcomes if not o.error]
-        for outcome, vector in zip(decoded, vectors):
+        vectors, norms = unit_rows(features) if len(features) else (features, features)
+        for outcome, vector, norm in zip(decoded, vectors, norms):
             content_hash = items[outcome.index][1]
-            rows.append((content_hash, outcome.width, outcome.height, vector.tobytes()))
-            known[content_hash] = rows[-1][1:]
+            known[content_hash] = store.StoredVector(outcome.width, outcome.height,
+                                                     vector.tobytes(), float(norm))
+            rows.append((content_hash, known[content_hash]))
         for outcome in outcomes:
             if outcome.error:
                 failed[items[outcome.index][1]] = outcome.error

@@ -6,7 +6,7 @@ script, a test or a worker on another machine, with or without a Flask app.
 from __future__ import annotations
 
 import io
-from typing import Iterable, Sequence
+from typing import Iterable, NamedTuple, Sequence
 
 import numpy as np
 from sqlalchemy import delete, select, update
@@ -94,20 +94,43 @@ def active_contents(session: Session) -> dict[str, str]:
         .join(Build, (Build.id == IndexedImage.build_id) & (Build.status == ACTIVE))).all())
 
 
-def stored_embeddings(session: Session, model_key: str) -> dict[str, tuple[int, int, bytes]]:
-    """Return {content_hash: (width, height, vector bytes)} made by this model and weights."""
+class StoredVector(NamedTuple):
+    """What the store keeps of an image's embedding: its decoded size, unit vector, length."""
+    width: int
+    height: int
+    vector: bytes        # float32, unit length
+    norm: float | None   # the features' length before normalising (None: stored before)
+
+    def unit(self) -> np.ndarray:
+        return np.frombuffer(self.vector, dtype=np.float32)
+
+
+def stored_embeddings(session: Session, model_key: str) -> dict[str, StoredVector]:
+    """Return {content_hash: StoredVector} made by this model and weights."""
     rows = session.execute(
-        select(Embedding.content_hash, Embedding.width, Embedding.height, Embedding.vector)
+        select(Embedding.content_hash, Embedding.width, Embedding.height, Embedding.vector,
+               Embedding.norm)
         .where(Embedding.model_key == model_key))
-    return {h: (w, ht, bytes(v)) for h, w, ht, v in rows}
+    return {h: StoredVector(w, ht, bytes(v), norm) for h, w, ht, v, norm in rows}
 
 
 def save_embeddings(session: Session, model_key: str,
-                    rows: list[tuple[str, int, int, bytes]]) -> None:
-    """Store and commit a batch of (hash, width, height, float32 vector bytes)."""
+                    rows: list[tuple[str, StoredVector]]) -> None:
+    """Store and commit a batch of (hash, StoredVector)."""
     bulk_insert(session.connection(), Embedding.__tablename__,
-                ["model_key", "content_hash", "width", "height", "vector"],
-                ((model_key, h, w, ht, v) for h, w, ht, v in rows))
+                ["model_key", "content_hash", "width", "height", "vector", "norm"],
+                ((model_key, h, *stored) for h, stored in rows))
+    session.commit()
+
+
+def drop_embeddings(session: Session, model_key: str, hashes: Iterable[str],
+                    chunk: int = 5_000) -> None:
+    """Delete and commit a model's stored vectors of these content hashes."""
+    hashes = sorted(hashes)
+    for start in range(0, len(hashes), chunk):
+        session.execute(delete(Embedding).where(
+            Embedding.model_key == model_key,
+            Embedding.content_hash.in_(hashes[start:start + chunk])))
     session.commit()
 
 

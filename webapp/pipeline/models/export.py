@@ -62,7 +62,9 @@ def make_model_files(embedder: TorchEmbedder, with_mnn: bool) -> tuple[ModelFile
     The calibration uses torch's embeddings, also for MNN runs: the two agree to rounding.
     """
     tick = time.perf_counter()
-    onnx, dim = export_onnx(embedder)
+    # Raw features: the web normalises them itself and keeps their length, which the
+    # euclidean and dot-product metrics need.
+    onnx, dim = export_onnx(embedder, normalized=False)
     mnn = None
     if with_mnn:
         from .mnn_engine import convert_to_mnn

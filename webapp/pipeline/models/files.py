@@ -29,8 +29,10 @@ IR_VERSION = 10  # what onnxruntime 1.32 reads; the scorer graph is stamped with
 # Part of the cache key: bump it when the export or the calibration changes, since the
 # model_key does not cover this code. 2: the MNN graph and the preprocessing joined;
 # 3: the files' sizes recorded; 4: any registry backbone, the whole preprocessing;
-# 5: flips and quarter turns written as gathers (--invariance).
-EXPORT_VERSION = 5
+# 5: flips and quarter turns written as gathers (--invariance); 6: the web's graph gives the
+# raw features (FEATURES_OUTPUT), no longer unit vectors.
+EXPORT_VERSION = 6
+FEATURES_OUTPUT = "features"  # the web graph's output, as recorded in its preprocessing
 
 
 @dataclass
@@ -133,18 +135,26 @@ def scorer_onnx(dim: int) -> bytes:
 
 
 def ensure_stored(session: Session, model_key: str, weights: str, files: ModelFiles) -> dict:
-    """Store the web's graph and calibration unless the database has model_key; return timings."""
-    if session.scalar(select(StoredEmbedder.model_key)
-                         .where(StoredEmbedder.model_key == model_key)):
+    """Store the web's graph and calibration unless the database has them; return timings.
+
+    A graph stored by an earlier version (unit vectors out) is replaced by this one (raw
+    features out); its threshold stays, since scripts/calibrate_tiers.py --save may have set it.
+    """
+    stored = session.get(StoredEmbedder, model_key)
+    if stored is not None and stored.preprocessing.get("output") == FEATURES_OUTPUT:
         return {}
     tick = time.perf_counter()
     log.info("storing %s's ONNX export (%.1f MB); near-duplicate threshold %.4f",
              model_key, len(files.onnx) / 1e6, files.calibration["threshold"])
-    session.add(StoredEmbedder(
-        model_key=model_key, onnx=files.onnx, scorer_onnx=scorer_onnx(files.dim),
-        preprocessing={**files.preprocessing, "input": "pixels", "output": "embedding",
-                       "layout": "NHWC uint8, batch 1", "weights": weights},
-        dim=files.dim, near_duplicate_threshold=files.calibration["threshold"],
-        calibration=files.calibration))
+    preprocessing = {**files.preprocessing, "input": "pixels", "output": FEATURES_OUTPUT,
+                     "layout": "NHWC uint8, batch 1", "weights": weights}
+    if stored is None:
+        session.add(StoredEmbedder(
+            model_key=model_key, onnx=files.onnx, scorer_onnx=scorer_onnx(files.dim),
+            preprocessing=preprocessing, dim=files.dim,
+            near_duplicate_threshold=files.calibration["threshold"],
+            calibration=files.calibration))
+    else:
+        stored.onnx, stored.preprocessing = files.onnx, preprocessing
     session.commit()
     return {"store_model_seconds": time.perf_counter() - tick}

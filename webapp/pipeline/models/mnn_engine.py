@@ -17,6 +17,7 @@ from typing import ClassVar
 import numpy as np
 
 from ...imaging import Preprocessing
+from .registry import unit_rows
 
 # MNN's converter is its C extension `_tools`, called directly: the package's `mnnconvert`
 # wrapper also sends usage logs to the vendor (and pip-installs a logging SDK to do so).
@@ -55,16 +56,18 @@ class MnnEmbedder:
         """Return the copy each of `workers` processes loads: the CPUs shared among them."""
         return replace(self, threads=max(1, self.threads // workers), _module=None)
 
-    def embed(self, pixels: np.ndarray) -> np.ndarray:
-        """Return L2-normalised float32 embeddings for uint8 crops (N x crop x crop x 3)."""
+    def features(self, pixels: np.ndarray) -> np.ndarray:
+        """Return the model's float32 features for uint8 crops (N x crop x crop x 3)."""
         if self._module is None:
             self._module = _load(self.graph, self.threads)
         import MNN.expr as F  # after _load: importing MNN prints what the CPU supports
         # Declared NCHW, which MNN takes as "as laid out": the graph transposes NHWC itself.
         batch = F.const(np.ascontiguousarray(pixels), pixels.shape, F.NCHW, F.uint8)
-        features = np.array(self._module.forward([batch])[0].read(), dtype=np.float32)
-        norms = np.linalg.norm(features, axis=1, keepdims=True)
-        return features / np.maximum(norms, 1e-12)  # torch's normalize: same epsilon
+        return np.array(self._module.forward([batch])[0].read(), dtype=np.float32)
+
+    def embed(self, pixels: np.ndarray) -> np.ndarray:
+        """Return L2-normalised float32 embeddings for uint8 crops (N x crop x crop x 3)."""
+        return unit_rows(self.features(pixels))[0]
 
 
 def load_mnn_embedder(graph: bytes, weights: str, model_key: str,

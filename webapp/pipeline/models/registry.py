@@ -79,8 +79,15 @@ INVARIANCE_HELP = ("average each embedding over the image's mirror image (mirror
                    "that such copies are found as near-duplicates")
 
 
+def unit_rows(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return (the rows scaled to unit length, their lengths before), float32."""
+    norms = np.linalg.norm(features, axis=1)
+    return features / np.maximum(norms, 1e-12)[:, None], norms  # torch's normalize: same epsilon
+
+
 class Embedder(Protocol):
-    """What every engine (torch, MNN) gives the job: uint8 crops in, unit vectors out."""
+    """What every engine (torch, MNN) gives the job: uint8 crops in, raw features or unit
+    vectors out."""
 
     weights: str          # what the user sees: the weights' name, none, or a file's name
     model_key: str        # what the vectors are stored under
@@ -89,6 +96,9 @@ class Embedder(Protocol):
     # Whether decoding workers run their own copy; such an engine (MNN) also has
     # for_workers(n), the copy each of n workers loads.
     embeds_in_workers: ClassVar[bool]
+
+    def features(self, pixels: np.ndarray) -> np.ndarray:
+        """Return the model's float32 features of uint8 crops (N x crop x crop x 3)."""
 
     def embed(self, pixels: np.ndarray) -> np.ndarray:
         """Return L2-normalised float32 embeddings of uint8 crops (N x crop x crop x 3)."""

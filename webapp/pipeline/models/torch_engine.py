@@ -34,10 +34,17 @@ class TorchEmbedder:
 
     def embed(self, pixels: np.ndarray) -> np.ndarray:
         """Return L2-normalised float32 embeddings for uint8 crops (N x crop x crop x 3)."""
+        return embed_batch(self, self._batch(pixels))
+
+    def features(self, pixels: np.ndarray) -> np.ndarray:
+        """Return the model's float32 features for uint8 crops (N x crop x crop x 3)."""
+        return embed_batch(self, self._batch(pixels), normalized=False)
+
+    def _batch(self, pixels: np.ndarray) -> torch.Tensor:
         batch = torch.from_numpy(pixels)
         if self.device.type == "cuda":
             batch = batch.pin_memory()  # lets the copy to the GPU run asynchronously
-        return embed_batch(self, batch)
+        return batch
 
 
 def load_embedder(weights: str = "imagenet", device: str = "auto", precision: str = "auto",
@@ -70,8 +77,9 @@ def standardize(pixels: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> 
     return (x - mean) / std
 
 
-def embed_batch(embedder: TorchEmbedder, pixels: torch.Tensor) -> np.ndarray:
-    """Return L2-normalised float32 embeddings for a uint8 NHWC batch."""
+def embed_batch(embedder: TorchEmbedder, pixels: torch.Tensor,
+                normalized: bool = True) -> np.ndarray:
+    """Return L2-normalised (or raw) float32 embeddings for a uint8 NHWC batch."""
     device = embedder.device
     # uint8 crosses to the device (4x less than float), then is normalised there.
     mean = torch.tensor(embedder.preprocessing.mean, device=device).view(1, 3, 1, 1)
@@ -82,5 +90,7 @@ def embed_batch(embedder: TorchEmbedder, pixels: torch.Tensor) -> np.ndarray:
                 if embedder.autocast_dtype else contextlib.nullcontext())
     with torch.inference_mode(), autocast:
         features = embedder.model(x)
-    features = torch.nn.functional.normalize(features.float(), dim=1)
+    features = features.float()
+    if normalized:
+        features = torch.nn.functional.normalize(features, dim=1)
     return features.cpu().numpy()

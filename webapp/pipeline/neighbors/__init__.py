@@ -18,16 +18,30 @@ EXACT_LIMIT = {"cpu": 200_000, "cuda": 2_000_000}
 METHODS = ("auto", "exact", "faiss")
 
 
-def choose_method(requested: str, n: int, device_type: str) -> str:
-    """Return 'exact' or 'faiss': what was asked for, or by size where 'auto'."""
+def choose_method(requested: str, n: int, device_type: str, metric: str = "cosine") -> str:
+    """Return 'exact' or 'faiss': what was asked for, or by size where 'auto'.
+
+    The raw-feature metrics (euclidean, dot) are always searched exactly (small.py, NumPy):
+    the FAISS index and the symmetric sweep are built for cosine.
+    """
+    if metric != "cosine":
+        if requested == "faiss":
+            raise ValueError(f"--neighbors faiss ranks by cosine only, not {metric}")
+        return "exact"
     if requested != "auto":
         return requested
     return "exact" if n <= EXACT_LIMIT.get(device_type, EXACT_LIMIT["cpu"]) else "faiss"
 
 
 def find_neighbors(method: str, vectors: np.ndarray, k: int, device: str = "cpu",
-                   progress: bool = False):
-    """Return (ids, scores, recall): recall@k measured on a sample for FAISS, else None."""
+                   progress: bool = False, metric: str = "cosine"):
+    """Return (ids, scores, recall): recall@k measured on a sample for FAISS, else None.
+
+    Scores are the metric's: similarity (cosine), product (dot) or distance (euclidean),
+    each list closest first.
+    """
+    if metric != "cosine":
+        return (*small_top_k(vectors, k, metric), None)
     if method == "faiss":
         from .approximate import faiss_top_k, recall_at_k
         ids, scores = faiss_top_k(vectors, k)

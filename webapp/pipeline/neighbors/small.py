@@ -1,9 +1,11 @@
 """Re-scoring with NumPy alone: the routine every kept pair is scored with, and exact top-k
-for collections small enough that importing torch for exact.py would cost more (~2 s).
+for collections small enough that importing torch for exact.py would cost more (~2 s), and
+for the raw-feature metrics (euclidean, dot) at any size.
 
 The small search is exact.py's method without the sweep: fp32 candidates from a BLAS
 product, re-scored by `score`, ordered (score desc, index asc), certified against the
-product's error bound, else searched in full. Both give the same ids and scores.
+product's error bound, else searched in full. Both give the same ids and scores. For
+euclidean, the "score" ranked is minus the squared distance, and the distance is returned.
 """
 from __future__ import annotations
 
@@ -14,29 +16,52 @@ RERANK_ROWS = 256   # rows re-scored at a time: bounds the (rows, m, d) gather
 SMALL_N = 8192      # up to here, small_top_k (NumPy) beats importing torch for the sweep
 MARGIN = 8          # candidates a row beyond k, as exact.py's fp32 pass
 BLOCK_ROWS = 1024   # rows scored at a time: 32 MB of scores at SMALL_N
+BLOCK_VALUES = 2 ** 25  # at most 128 MB of fp32 scores a block, for large raw-feature runs
 
 
-def small_top_k(vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Return (ids, scores), each N x min(k, N-1), best first, never the row itself."""
+def small_top_k(vectors: np.ndarray, k: int, metric: str = "cosine"
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Return (ids, scores), each N x min(k, N-1), best first, never the row itself.
+
+    cosine: `vectors` are unit length; euclidean, dot: raw features (see webapp/metrics.py).
+    """
     n, dim = vectors.shape
     kk, ids, scores = empty_lists(n, k)
     if kk == 0:
         return ids, scores
     base = np.ascontiguousarray(vectors, dtype=np.float32)
+    squares = np.einsum("nd,nd->n", base, base) if metric != "cosine" else None
     m = min(n - 1, kk + MARGIN)
-    error = dim * FP32_ROUNDOFF  # of a product score, and of a re-scored one
-    for start in range(0, n, BLOCK_ROWS):
-        rows = np.arange(start, min(n, start + BLOCK_ROWS))
+    block_rows = max(1, min(BLOCK_ROWS, BLOCK_VALUES // n))
+    for start in range(0, n, block_rows):
+        rows = np.arange(start, min(n, start + block_rows))
         block = base[rows] @ base.T
+        if metric == "euclidean":  # minus the squared distance: |a|^2 + |b|^2 - 2 a.b
+            block = 2 * block - squares[rows, None] - squares[None, :]
         block[np.arange(len(rows)), rows] = -np.inf  # the pairs (i, i)
         cand = np.argpartition(block, n - m, axis=1)[:, n - m:]
-        ids[rows], scores[rows] = rerank(base, rows, cand, kk)
+        ids[rows], scores[rows] = rerank(base, rows, cand, kk, metric)
         if m < n - 1:  # else every other vector was a candidate
+            error = score_error(dim, rows, squares, metric)
             fence = np.take_along_axis(block, cand, 1).min(axis=1)
             for row in rows[scores[rows, -1] - error <= fence + error]:
-                ids[row], scores[row] = full_row(base, row, kk)
-    np.clip(scores, -1.0, 1.0, out=scores)
+                ids[row], scores[row] = full_row(base, row, kk, metric)
+    if metric == "cosine":
+        np.clip(scores, -1.0, 1.0, out=scores)
+    elif metric == "euclidean":
+        np.sqrt(np.maximum(-scores, 0), out=scores)
     return ids, scores
+
+
+def score_error(dim: int, rows: np.ndarray, squares: np.ndarray | None, metric: str):
+    """Return a bound on the fp32 error of a product score, and of a re-scored one, per row."""
+    if metric == "cosine":
+        return dim * FP32_ROUNDOFF
+    # |a.b| <= |a| |b|, and each term of a sum of `dim` products errs by ~dim roundoffs of it.
+    scale = np.sqrt(squares[rows]) * np.sqrt(squares.max())
+    if metric == "dot":
+        return dim * FP32_ROUNDOFF * scale
+    return (2 * dim + 4) * FP32_ROUNDOFF * (squares[rows] + squares.max() + 2 * scale)
 
 
 def empty_lists(n: int, k: int) -> tuple[int, np.ndarray, np.ndarray]:
@@ -45,29 +70,39 @@ def empty_lists(n: int, k: int) -> tuple[int, np.ndarray, np.ndarray]:
     return kk, np.empty((n, kk), dtype=np.int64), np.empty((n, kk), dtype=np.float32)
 
 
-def rerank(base: np.ndarray, rows: np.ndarray, cand: np.ndarray, kk: int):
+def rerank(base: np.ndarray, rows: np.ndarray, cand: np.ndarray, kk: int,
+           metric: str = "cosine"):
     """Return each row's best kk candidates by re-scored value, ties by the smaller index."""
     ids = np.empty((len(rows), kk), dtype=np.int64)
     scores = np.empty((len(rows), kk), dtype=np.float32)
     for s in range(0, len(rows), RERANK_ROWS):
         part = slice(s, s + RERANK_ROWS)
-        rescored = score(base, rows[part], cand[part])
+        rescored = score(base, rows[part], cand[part], metric)
         order = np.lexsort((cand[part], -rescored), axis=-1)[:, :kk]
         ids[part] = np.take_along_axis(cand[part], order, 1)
         scores[part] = np.take_along_axis(rescored, order, 1)
     return ids, scores
 
 
-def full_row(base: np.ndarray, i: int, kk: int, block: int = 8192):
+def full_row(base: np.ndarray, i: int, kk: int, metric: str = "cosine", block: int = 8192):
     """Return one row's top-kk by re-scoring it against every other vector."""
     everyone = np.arange(len(base))
-    row = np.concatenate([score(base, np.array([i]), everyone[None, s:s + block])[0]
+    row = np.concatenate([score(base, np.array([i]), everyone[None, s:s + block], metric)[0]
                           for s in range(0, len(base), block)])
     row[i] = -np.inf
     order = np.lexsort((everyone, -row))[:kk]
     return order, row[order]
 
 
-def score(base: np.ndarray, rows: np.ndarray, ids: np.ndarray) -> np.ndarray:
-    """Return the float32 score of each row against its ids; the one routine every pair uses."""
-    return np.einsum("bd,bmd->bm", base[rows], np.take(base, ids, axis=0))
+def score(base: np.ndarray, rows: np.ndarray, ids: np.ndarray,
+          metric: str = "cosine") -> np.ndarray:
+    """Return the float32 score of each row against its ids; the one routine every pair uses.
+
+    cosine and dot: the product; euclidean: minus the squared distance, summed from the
+    differences (no cancellation, unlike the product's expansion).
+    """
+    others = np.take(base, ids, axis=0)
+    if metric == "euclidean":
+        differences = base[rows][:, None, :] - others
+        return -np.einsum("bmd,bmd->bm", differences, differences)
+    return np.einsum("bd,bmd->bm", base[rows], others)
