@@ -19,6 +19,7 @@
   var THUMBNAIL_MAX = 112;
   var MAX_IMAGES = 2000;   // decoded thumbnails kept
   var HIT_PIXELS = 8;
+  var FIT_MARGIN = 48;     // CSS pixels around the points when the map is fitted
   var CLICK_SLOP = 5;      // a press that moves less than this is a click, not a drag
   var DETAILS_BATCH = 500; // what /api/map/images answers at once
 
@@ -27,7 +28,7 @@
   var cellStart, cellPoints;                    // the grid: points of cell c
   var visible, visibleCount = 0;                // reused every frame
   var view = {scale: 1, x: 0, y: 0, fitted: 1}; // screen = view.x + world * view.scale
-  var width = 0, height = 0, ratio = 1, frame = 0;
+  var width = 0, height = 0, ratio = 1, frame = 0, bounds = [0, 0, 1, 1];
   var details = new Map(), asked = new Set(), pictures = new Map();
   var hovered = -1;
 
@@ -44,6 +45,11 @@
     for (var i = 0; i < count; i++) {
       ids[i] = points[i][0]; xs[i] = points[i][1]; ys[i] = points[i][2];
       groups[i] = groupOf(points[i][3]);
+    }
+    bounds = [Infinity, Infinity, -Infinity, -Infinity];
+    for (i = 0; i < count; i++) {
+      bounds[0] = Math.min(bounds[0], xs[i]); bounds[1] = Math.min(bounds[1], ys[i]);
+      bounds[2] = Math.max(bounds[2], xs[i]); bounds[3] = Math.max(bounds[3], ys[i]);
     }
     byGroup = countingSort(groups, PALETTE.length + 1);
     groupStart = byGroup.starts;
@@ -67,8 +73,13 @@
     ratio = window.devicePixelRatio || 1;
     width = canvas.clientWidth; height = canvas.clientHeight;
     canvas.width = Math.round(width * ratio); canvas.height = Math.round(height * ratio);
-    var side = Math.min(width, height) * 0.92;
-    view = {scale: side, x: (width - side) / 2, y: (height - side) / 2, fitted: side};
+    // Fit the points' bounding box (the map fills [0, 1] along its longer side only).
+    var spanX = bounds[2] - bounds[0], spanY = bounds[3] - bounds[1];
+    var room = Math.max(width - 2 * FIT_MARGIN, width / 2), roomY = Math.max(height - 2 * FIT_MARGIN, height / 2);
+    var scale = Math.min(spanX > 0 ? room / spanX : Infinity, spanY > 0 ? roomY / spanY : Infinity);
+    if (!isFinite(scale)) scale = 0.9 * Math.min(width, height);
+    view = {scale: scale, fitted: scale, x: width / 2 - (bounds[0] + bounds[2]) / 2 * scale,
+            y: height / 2 - (bounds[1] + bounds[3]) / 2 * scale};
     redraw();
   }
 
@@ -85,7 +96,7 @@
   }
 
   function thumbnailSize() {
-    return Math.min(THUMBNAIL_MAX, 0.8 * view.scale / Math.sqrt(Math.max(count, 1)));
+    return Math.min(THUMBNAIL_MAX, 0.5 * view.scale / Math.sqrt(Math.max(count, 1)));
   }
 
   function redraw() { if (!frame) frame = window.requestAnimationFrame(draw); }
