@@ -101,7 +101,9 @@
 
   function redraw() { if (!frame) frame = window.requestAnimationFrame(draw); }
 
+  var drawTimes = [];      // the last 100 draws' milliseconds, for benchmarks
   function draw() {
+    var started = performance.now();
     frame = 0;
     context.setTransform(ratio, 0, 0, ratio, 0, 0);
     context.clearRect(0, 0, width, height);
@@ -112,6 +114,8 @@
     else drawDots(Math.max(2, Math.min(8, size / 4)));
     if (hovered >= 0) drawRing(hovered, Math.max(size, 8));
     canvas.setAttribute("data-ready", "true");
+    drawTimes.push(performance.now() - started);
+    if (drawTimes.length > 100) drawTimes.shift();
   }
 
   // One path and one fill per colour, only the points on screen.
@@ -303,7 +307,8 @@
       }
       return null;
     },
-    ids: function () { return Array.from(ids || []); }
+    ids: function () { return Array.from(ids || []); },
+    drawTimes: function () { return drawTimes.slice(); }
   };
 
   window.addEventListener("resize", resize);

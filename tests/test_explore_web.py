@@ -42,6 +42,8 @@ def test_api_clusters_accounts_for_every_image_exactly_once(client, built):
     assert set(members) == set(images)
     for image_id in list(images)[:10]:
         assert client.get(f"/api/images/{image_id}").get_json()["cluster"] == members[image_id]
+        html = client.get(f"/images/{image_id}").get_data(as_text=True)
+        assert f'href="/clusters/{members[image_id]}">cluster {members[image_id]}</a>' in html
 
 
 def test_cluster_pages_list_their_images_paginated(app, client):

@@ -5,8 +5,8 @@ with k = 100 took FAISS 3.7 s (train and assign all) against 59.8 s for scikit-l
 (lloyd, one init, 20 iterations) and 5.2 s for MiniBatchKMeans, which FAISS still beats while
 running exact Lloyd iterations (`scripts/explore_benchmark.py kmeans`; README, Performance).
 FAISS trains on at most `max_points_per_centroid` (256) vectors per cluster; every vector is
-then assigned to its nearest centre a chunk at a time, so auto's whole curve (27 fits) took
-13.5 s at 100k.
+then assigned to its nearest centre a chunk at a time. Auto's whole curve (27 fits, with
+k-means++ starts) and its silhouettes took 39.4 s at 100k.
 
 Auto fits every candidate k on one bounded sample of the vectors (CURVE_SAMPLE), takes the
 elbow of the inertia curve (the point farthest below the chord from its first to its last
