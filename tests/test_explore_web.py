@@ -114,7 +114,7 @@ def test_explore_pages_are_cached_with_etags(client, page):
 def test_a_build_without_clusters_or_map(collection, tmp_path):
     url = f"sqlite:///{tmp_path / 'plain.sqlite3'}"
     result = run_build(collection.root, url, tmp_path / "thumbnails", "--clusters", "0",
-                       "--map", "none")
+                       map_method="none")
     assert result.returncode == 0, result.stderr
     client = create_app({"SQLALCHEMY_DATABASE_URI": url,
                          "THUMBNAIL_DIR": str(tmp_path / "thumbnails")}).test_client()
@@ -131,7 +131,7 @@ def test_a_build_without_clusters_or_map(collection, tmp_path):
 def test_a_fixed_number_of_clusters_and_a_tsne_map(collection, tmp_path):
     url = f"sqlite:///{tmp_path / 'fixed.sqlite3'}"
     result = run_build(collection.root, url, tmp_path / "thumbnails", "--clusters", "3",
-                       "--map", "tsne")
+                       map_method="tsne")
     assert result.returncode == 0, result.stderr
     client = create_app({"SQLALCHEMY_DATABASE_URI": url,
                          "THUMBNAIL_DIR": str(tmp_path / "thumbnails")}).test_client()
