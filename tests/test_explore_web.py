@@ -111,13 +111,18 @@ def test_explore_pages_are_cached_with_etags(client, page):
     assert client.get(page, headers={"If-None-Match": first.headers["ETag"]}).status_code == 304
 
 
-def test_a_build_without_clusters_or_map(collection, tmp_path):
-    url = f"sqlite:///{tmp_path / 'plain.sqlite3'}"
-    result = run_build(collection.root, url, tmp_path / "thumbnails", "--clusters", "0",
-                       map_method="none")
+def client_of_a_build(collection, folder, clusters: str, map_method: str):
+    """Build the collection into a new SQLite database as told; return a client of it."""
+    url = f"sqlite:///{folder / 'index.sqlite3'}"
+    result = run_build(collection.root, url, folder / "thumbnails", "--clusters", clusters,
+                       map_method=map_method)
     assert result.returncode == 0, result.stderr
-    client = create_app({"SQLALCHEMY_DATABASE_URI": url,
-                         "THUMBNAIL_DIR": str(tmp_path / "thumbnails")}).test_client()
+    return create_app({"SQLALCHEMY_DATABASE_URI": url,
+                       "THUMBNAIL_DIR": str(folder / "thumbnails")}).test_client()
+
+
+def test_a_build_without_clusters_or_map(collection, tmp_path):
+    client = client_of_a_build(collection, tmp_path, "0", "none")
     assert client.get("/api/clusters").get_json() == {"k": 0, "method": "none", "clusters": []}
     assert client.get("/api/map").get_json() == {"points": []}
     first = client.get("/api/images?per_page=1").get_json()["images"][0]
@@ -129,12 +134,7 @@ def test_a_build_without_clusters_or_map(collection, tmp_path):
 
 
 def test_a_fixed_number_of_clusters_and_a_tsne_map(collection, tmp_path):
-    url = f"sqlite:///{tmp_path / 'fixed.sqlite3'}"
-    result = run_build(collection.root, url, tmp_path / "thumbnails", "--clusters", "3",
-                       map_method="tsne")
-    assert result.returncode == 0, result.stderr
-    client = create_app({"SQLALCHEMY_DATABASE_URI": url,
-                         "THUMBNAIL_DIR": str(tmp_path / "thumbnails")}).test_client()
+    client = client_of_a_build(collection, tmp_path, "3", "tsne")
     body = client.get("/api/clusters").get_json()
     assert (body["k"], body["method"]) == (3, "fixed")
     assert sum(c["size"] for c in body["clusters"]) == len(collection.groups)
