@@ -15,6 +15,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from sqlalchemy.exc import SQLAlchemyError  # noqa: E402
 
 from webapp import create_app  # noqa: E402
+from webapp.pipeline.explore import clusters as explore_clusters  # noqa: E402
+from webapp.pipeline.explore.layout import METHODS as MAP_METHODS  # noqa: E402
 from webapp.pipeline.models.choice import ENGINES, WeightsUnavailable  # noqa: E402
 from webapp.pipeline.models.registry import (BACKBONES, DEFAULT_INVARIANCE,  # noqa: E402
                                              DEFAULT_MODEL, INVARIANCE_HELP, INVARIANCES)
@@ -52,6 +54,12 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="auto: MNN for fp32 on the CPU (about 2x faster), else torch")
     parser.add_argument("--neighbors", choices=METHODS, default="auto",
                         help="auto: exact up to 200k images on CPU (2M on a GPU), else FAISS")
+    parser.add_argument("--clusters", type=explore_clusters.parse_option, default="auto",
+                        help="k-means clusters: auto (k from the elbow of the inertia curve "
+                             "and silhouettes on a sample), a number, or 0 for none")
+    parser.add_argument("--map", choices=MAP_METHODS, default="umap",
+                        help="the 2-D map of the collection (umap: fitted on at most 20k "
+                             "images, the rest transformed), or none")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1),
                         help="decode worker processes (0: decode in the main process)")
@@ -80,7 +88,8 @@ def main(argv=None) -> int:
                            invariance=args.invariance, metric=args.metric,
                            device=args.device, precision=args.precision, engine=args.engine,
                            batch_size=args.batch_size, workers=args.workers,
-                           neighbors=args.neighbors,
+                           neighbors=args.neighbors, clusters=args.clusters,
+                           map_method=args.map,
                            strict=args.strict, progress=not args.no_progress)
     try:
         with app.app_context():

@@ -24,11 +24,16 @@ DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 K = 5
 
 
-def run_build(image_dir, database_url, thumbnail_dir, *extra, weights="none"):
-    """Run scripts/build_index.py as a user would; return the CompletedProcess."""
+def run_build(image_dir, database_url, thumbnail_dir, *extra, weights="none", map_method="none"):
+    """Run scripts/build_index.py as a user would; return the CompletedProcess.
+
+    No 2-D map unless asked (`map_method`): UMAP's numba compile adds about 9 s to every
+    build process, and only the `built` indexes and the map's own tests look at it.
+    """
     cmd = [sys.executable, str(ROOT / "scripts" / "build_index.py"), str(image_dir),
            "--database-url", database_url, "--thumbnail-dir", str(thumbnail_dir),
-           "--weights", weights, "--no-progress", "--workers", "2", *map(str, extra)]
+           "--weights", weights, "--no-progress", "--workers", "2", "--map", map_method,
+           *map(str, extra)]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=900, cwd=ROOT)
 
 
@@ -154,7 +159,7 @@ def built(request, collection, tmp_path_factory) -> BuiltIndex:
         url = f"sqlite:///{folder / 'index.sqlite3'}"
     else:
         url = request.getfixturevalue("postgres_url")
-    result = run_build(collection.root, url, folder / "thumbnails", "--k", K)
+    result = run_build(collection.root, url, folder / "thumbnails", "--k", K, map_method="umap")
     assert result.returncode == 0, result.stderr
     return BuiltIndex(request.param, url, folder / "thumbnails", collection, result)
 

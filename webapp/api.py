@@ -60,7 +60,7 @@ def image_detail(image_id: int):
     row = build.image(image_id) or abort(404)
     similar = tiers.entries(served.threshold, row.content_hash, build.similar(image_id))
     return jsonify({**image_links(row), "width": row.width, "height": row.height,
-                    "metric": build.metric,
+                    "metric": build.metric, "cluster": row.cluster,
                     "similar": similar})
 
 

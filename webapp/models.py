@@ -55,6 +55,11 @@ class Build(db.Model):
     seconds: Mapped[float | None] = mapped_column(Float)
     timings: Mapped[dict] = mapped_column(JSON, default=dict)
     skipped: Mapped[list] = mapped_column(JSON, default=list)
+    # The explore stage: how many clusters and how k was chosen (auto, fixed), and the map's
+    # method (umap, tsne); None where the build has none (or predates them).
+    cluster_count: Mapped[int | None] = mapped_column(Integer)
+    cluster_method: Mapped[str | None] = mapped_column(String(16))
+    map_method: Mapped[str | None] = mapped_column(String(16))
 
     @classmethod
     def active(cls) -> Build | None:
@@ -120,6 +125,23 @@ class IndexedImage(db.Model):
     width: Mapped[int] = mapped_column(Integer)
     height: Mapped[int] = mapped_column(Integer)
     file_size: Mapped[int] = mapped_column(Integer)
+    cluster: Mapped[int | None] = mapped_column(Integer)  # 0 = the build's largest cluster
+    map_x: Mapped[float | None] = mapped_column(Float)    # the 2-D map's place, in [0, 1]
+    map_y: Mapped[float | None] = mapped_column(Float)
+
+
+class ClusterCurve(db.Model):
+    """The curve that chose a build's k (auto only): its PNG and the numbers drawn.
+
+    A table of its own, not a column of `builds`: the web looks the active build up every
+    few seconds and must not fetch the picture each time.
+    """
+
+    __tablename__ = "cluster_curves"
+
+    build_id: Mapped[int] = mapped_column(primary_key=True)
+    png: Mapped[bytes] = mapped_column(LargeBinary)
+    curve: Mapped[dict] = mapped_column(JSON)  # ks, inertias, silhouettes, elbow, chosen
 
 
 class Recommendation(db.Model):
@@ -210,7 +232,8 @@ PAGE_QUERY = (
 
 IMAGE_QUERY = (
     select(Image.id, Image.path, IndexedImage.content_hash, IndexedImage.width,
-           IndexedImage.height, IndexedImage.file_size, IndexedImage.position)
+           IndexedImage.height, IndexedImage.file_size, IndexedImage.position,
+           IndexedImage.cluster)
     .join(IndexedImage, IndexedImage.image_id == Image.id)
     .where(IndexedImage.build_id == bindparam("build_id"), Image.id == bindparam("image_id")))
 

@@ -13,6 +13,7 @@ from tqdm import tqdm
 from ..imaging import thumbnail_name
 from ..models import FAILED, Build, utcnow
 from . import store
+from .explore.stage import Exploration, explore
 from .models.choice import Choice, choose
 from .models.engine import load_engine
 from .models.files import ModelFiles, ensure_stored
@@ -43,6 +44,8 @@ class BuildOptions:
     workers: int = field(default_factory=lambda: min(4, os.cpu_count() or 1))
     neighbors: str = "auto"  # exact, faiss, or auto: exact up to EXACT_LIMIT images
     strict: bool = False     # any skipped file is fatal
+    clusters: str | int = "auto"  # k-means: auto (elbow + silhouette), a number, or 0: none
+    map_method: str = "umap"      # the 2-D map: umap, tsne or none
     progress: bool = True
 
 
@@ -161,12 +164,16 @@ def _build(session: Session, build: Build, root: str, choice: Choice, embedder: 
                                          options.progress, options.metric)
     timings["neighbors_seconds"] = time.perf_counter() - tick
     timings.update(neighbors=method, recall_at_k=recall)
+    exploration = explore(vectors, options.clusters, options.map_method)
+    timings.update(exploration.timings)
 
     tick = time.perf_counter()
     id_of = store.image_ids(session, [f.path for f in good])
     rows = [(id_of[f.path], f.content_hash, known[f.content_hash].width,
              known[f.content_hash].height, f.file_size) for f in good]
-    store.save_build_rows(session, build.id, rows, ids, scores)
+    store.save_build_rows(session, build.id, rows, ids, scores, exploration.labels,
+                          exploration.places)
+    save_exploration(session, build, exploration)
     seconds = time.perf_counter() - started
     build.image_count, build.skipped_count, build.seconds = len(good), len(skips), seconds
     build.skipped = [{"path": s.path, "reason": s.reason} for s in skips]
@@ -177,6 +184,17 @@ def _build(session: Session, build: Build, root: str, choice: Choice, embedder: 
     timings["store_seconds"] = time.perf_counter() - tick
     return Summary(build.id, len(good), skips, seconds, embedded, build.timings["reused"],
                    choice.label, choice.precision, timings, method, recall, changes)
+
+
+def save_exploration(session: Session, build: Build, exploration: Exploration) -> None:
+    """Record the build's k, how it was chosen, its curve and its map's method."""
+    clustering = exploration.clustering
+    if clustering is not None:
+        build.cluster_count, build.cluster_method = clustering.k, clustering.method
+    build.map_method = exploration.map_method
+    if clustering is not None and exploration.curve_png is not None:
+        store.save_cluster_curve(session, build.id, exploration.curve_png,
+                                 clustering.curve.as_json())
 
 
 def compare_with(previous: dict[str, str], good) -> dict:

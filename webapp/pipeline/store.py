@@ -13,8 +13,8 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from ..models import (ACTIVE, FAILED, RETIRED, RUNNING, SUPERSEDED, Build, Embedding, Image,
-                      IndexedImage, Recommendation, utcnow)
+from ..models import (ACTIVE, FAILED, RETIRED, RUNNING, SUPERSEDED, Build, ClusterCurve,
+                      Embedding, Image, IndexedImage, Recommendation, utcnow)
 COPY_CHUNK_ROWS = 200_000
 
 
@@ -136,17 +136,20 @@ def drop_embeddings(session: Session, model_key: str, hashes: Iterable[str],
 
 def save_build_rows(session: Session, build_id: int,
                     images: list[tuple[int, str, int, int, int]], ids: np.ndarray,
-                    scores: np.ndarray) -> None:
+                    scores: np.ndarray, clusters: np.ndarray | None = None,
+                    places: np.ndarray | None = None) -> None:
     """Store a build's images (id, hash, width, height, size; in gallery order) and lists.
 
-    `ids` are positions into `images`, as the neighbour search returns them.
+    `ids` are positions into `images`, as the neighbour search returns them; `clusters` and
+    `places` (x, y) are per image in the same order, or None where the build has none.
     """
     connection = session.connection()
     bulk_insert(connection, IndexedImage.__tablename__,
                 ["build_id", "image_id", "position", "content_hash", "width", "height",
-                 "file_size"],
-                ((build_id, image_id, position, h, w, ht, size)
-                 for position, (image_id, h, w, ht, size) in enumerate(images)))
+                 "file_size", "cluster", "map_x", "map_y"],
+                ((build_id, image_id, position, h, w, ht, size, *explored)
+                 for position, ((image_id, h, w, ht, size), explored)
+                 in enumerate(zip(images, explored_values(len(images), clusters, places)))))
     image_id_of = np.array([row[0] for row in images], dtype=np.int64)
     similar_ids = image_id_of[ids] if ids.size else ids
     bulk_insert(connection, Recommendation.__tablename__,
@@ -154,6 +157,20 @@ def save_build_rows(session: Session, build_id: int,
                 ((build_id, int(image_id_of[i]), rank, int(similar_ids[i, rank]),
                   float(scores[i, rank]))
                  for i in range(len(images)) for rank in range(ids.shape[1])))
+    session.commit()
+
+
+def explored_values(count: int, clusters: np.ndarray | None, places: np.ndarray | None):
+    """Yield (cluster, x, y) per image as plain Python values, None where absent."""
+    for i in range(count):
+        cluster = int(clusters[i]) if clusters is not None else None
+        x, y = (float(places[i, 0]), float(places[i, 1])) if places is not None else (None, None)
+        yield cluster, x, y
+
+
+def save_cluster_curve(session: Session, build_id: int, png: bytes, curve: dict) -> None:
+    """Store the PNG and numbers of the curve that chose a build's k."""
+    session.add(ClusterCurve(build_id=build_id, png=png, curve=curve))
     session.commit()
 
 
@@ -177,7 +194,7 @@ def retire_old_builds(session: Session) -> None:
         Build.id.not_in(keep), Build.status.in_([SUPERSEDED, FAILED, RUNNING]))).all()
     if not old:
         return
-    for table in (IndexedImage, Recommendation):
+    for table in (IndexedImage, Recommendation, ClusterCurve):
         session.execute(delete(table).where(table.build_id.in_(old)))
     session.execute(update(Build).where(Build.id.in_(old), Build.status == SUPERSEDED)
                        .values(status=RETIRED))
