@@ -42,9 +42,10 @@ from scripts.build_index import EXIT_FAILED, EXIT_NO_WEIGHTS  # noqa: E402
 from webapp import create_app  # noqa: E402
 from webapp.db import db  # noqa: E402
 from webapp.metrics import METRICS  # noqa: E402
-from webapp.models import Image, IndexedImage, Recommendation  # noqa: E402
+from webapp.models import Build, Embedding, Image, IndexedImage, Recommendation  # noqa: E402
 from webapp.pipeline.models.choice import WeightsUnavailable  # noqa: E402
 from webapp.pipeline.models.registry import BACKBONES  # noqa: E402
+from webapp.pipeline.neighbors.small import small_top_k  # noqa: E402
 from webapp.pipeline.runner import BuildError, BuildOptions, run_build  # noqa: E402
 from webapp.pipeline.store import ensure_schema  # noqa: E402
 
@@ -125,15 +126,46 @@ def served_lists(build_id: int) -> dict[str, list[str]]:
     return {path: lists.get(path, []) for path in paths}
 
 
+def within_cluster_lists(build_id: int, k: int) -> dict[str, list[str]]:
+    """Return each image's k closest among its own cluster, by the build's metric.
+
+    The images of a cluster are searched exactly as the job searches a collection, so the
+    lists differ from the served ones only where a closer image lies in another cluster.
+    """
+    build = db.session.get(Build, build_id)
+    rows = db.session.execute(
+        select(Image.path, IndexedImage.cluster, Embedding.vector, Embedding.norm)
+        .join(IndexedImage, IndexedImage.image_id == Image.id)
+        .join(Embedding, (Embedding.content_hash == IndexedImage.content_hash)
+              & (Embedding.model_key == build.model_key))
+        .where(IndexedImage.build_id == build_id)
+        .order_by(IndexedImage.position)).all()
+    paths = [row.path for row in rows]
+    vectors = np.stack([np.frombuffer(row.vector, np.float32) for row in rows])
+    if build.metric != "cosine":
+        vectors = vectors * np.array([row.norm for row in rows], np.float32)[:, None]
+    clusters = np.array([-1 if row.cluster is None else row.cluster for row in rows])
+    lists = {}
+    for cluster in np.unique(clusters):
+        members = np.flatnonzero(clusters == cluster)
+        ids, _ = small_top_k(vectors[members], k, build.metric)
+        lists.update({paths[members[i]]: [paths[members[j]] for j in found]
+                      for i, found in enumerate(ids)})
+    return lists
+
+
 def evaluate_run(run: Run, image_dir: str, workdir: str, k: int, progress: bool) -> tuple:
     """Build an index for `run` in the private database; return (lists, seconds)."""
+    # Clusters only where the run ranks within them; never a 2-D map (nothing reads it).
     options = BuildOptions(image_dir=image_dir, thumbnail_dir=os.path.join(workdir, "thumbs"),
                            k=k, model=run.model, weights=run.weights, metric=run.metric,
+                           clusters="auto" if run.within_cluster else 0, map_method="none",
                            progress=progress)
     started = time.perf_counter()
     summary = run_build(db.session, options)
-    seconds = time.perf_counter() - started
-    return served_lists(summary.build_id), seconds
+    lists = (within_cluster_lists(summary.build_id, k) if run.within_cluster
+             else served_lists(summary.build_id))
+    return lists, time.perf_counter() - started
 
 
 def markdown(k: int, results: list[dict]) -> str:

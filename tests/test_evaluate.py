@@ -47,13 +47,14 @@ def test_compares_runs_in_one_invocation(tmp_path):
     chart = tmp_path / "chart.png"
     result = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "evaluate.py"), str(tmp_path / "images"),
-         "--runs", "resnet18:none,efficientnet_lite0", "--k", "10", "--chart", str(chart),
+         "--runs", "resnet18:none,efficientnet_lite0,efficientnet_lite0/within-cluster",
+         "--k", "10", "--chart", str(chart),
          "--no-progress"], capture_output=True, text=True, cwd=ROOT, timeout=900)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()
     body = json.loads(lines[-1])
     assert body["k"] == 10
-    random, lite0 = body["results"]
+    random, lite0, within = body["results"]
     assert (random["run"], random["model"], random["weights"]) == ("resnet18:none", "resnet18",
                                                                    "none")
     assert set(lite0) >= {"run", "model", "weights", "metric", "within_cluster", "p_at_k",
@@ -62,4 +63,7 @@ def test_compares_runs_in_one_invocation(tmp_path):
     # Real ImageNet features rank the families better than random ones (0.90 vs 0.76 here).
     assert lite0["p_at_k"] >= 0.85 and lite0["p_at_k"] > random["p_at_k"] + 0.05
     assert "| `efficientnet_lite0` |" in result.stdout
+    # Ranked among its own cluster only: the families are whole clusters, so nothing is lost.
+    assert within["within_cluster"] and not lite0["within_cluster"]
+    assert within["p_at_k"] >= lite0["p_at_k"] - 0.02
     assert Image.open(chart).size[0] > 100
