@@ -99,7 +99,7 @@ def test_a_phone_sees_every_page_without_sideways_scroll_and_moves_around(browse
         first = browser.find_element(By.CSS_SELECTOR, ".grid a").get_attribute("href")
         for width in (360, 390):
             browser.set_window_size(width, 800)
-            for path in ("/", "/?page=3", first, "/search", "/duplicates"):
+            for path in ("/", "/?page=3", first, "/search", "/duplicates", "/model"):
                 browser.get(path if path.startswith("http") else server + path)
                 assert fits_without_sideways_scroll(browser), (width, path)
 

@@ -32,8 +32,8 @@ def create_app(overrides: dict | None = None) -> Flask:
     from flask_migrate import Migrate
     Migrate(app, db, directory=MIGRATIONS_DIR)
 
-    from . import (active_index, api, duplicate_views, errors, files, page_cache,
-                   search_views, security, static_files, uploads, views)
+    from . import (active_index, api, duplicate_views, errors, files, model_views,
+                   page_cache, search_views, security, static_files, uploads, views)
     app.request_class = uploads.InMemoryRequest
     active_index.init_app(app)
     # WSGI layers, innermost first: Flask, the page cache, static files, security headers.
@@ -44,6 +44,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.register_blueprint(files.bp)
     app.register_blueprint(search_views.bp)
     app.register_blueprint(duplicate_views.bp)
+    app.register_blueprint(model_views.bp)
     errors.init_app(app)
     security.init_app(app)  # last: the outermost layer, which every response passes through
     return app
