@@ -109,7 +109,10 @@ def from_file(path: str) -> AutoencoderWeights:
             _, settings, history = load_checkpoint(path)
         except Exception as exc:
             raise WeightsUnavailable(f"{path!r} is not an autoencoder checkpoint ({exc})") from exc
-        report = TrainingReport(settings.as_dict(), history, None, None)
+        from .training_report import loss_curves_png  # redrawn: its losses are inside
+        report = TrainingReport(settings.as_dict(), history,
+                                loss_curves_png(history) if history.get("train_loss") else None,
+                                None)
     return AutoencoderWeights(path, AutoencoderSettings.from_dict(report.settings), report)
 
 

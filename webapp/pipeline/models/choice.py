@@ -70,7 +70,7 @@ def choose(weights: str = "imagenet", device: str = "auto", precision: str = "au
         raise ValueError(f"unknown invariance {invariance!r}; one of {', '.join(INVARIANCES)}")
     backbone = BACKBONES[model]
     if model == AUTOENCODER:
-        backbone = (autoencoder or AutoencoderSettings()).backbone()
+        backbone = (autoencoder or settings_of(weights)).backbone()
         label, base_key = describe_autoencoder_weights(backbone, weights)
     else:
         label, base_key = describe_weights(backbone, weights)
@@ -110,9 +110,18 @@ def describe_autoencoder_weights(backbone: Backbone, weights: str) -> tuple[str,
         return "none", (f"{backbone.name}:random-seed{RANDOM_SEED}:latent{backbone.dim}:"
                         f"torch-{torch_version}")
     if weights in ("imagenet", "train"):
-        raise ValueError("an autoencoder is trained (or found) before a run chooses its "
-                         "weights: pass its checkpoint")
+        raise WeightsUnavailable("an autoencoder has no ImageNet weights: build_index.py "
+                                 "trains one on the folder; elsewhere use --weights PATH (a "
+                                 "checkpoint it trained) or --weights none (untrained)")
     return describe_weights(backbone, weights)
+
+
+def settings_of(weights: str) -> AutoencoderSettings:
+    """Return the settings an autoencoder checkpoint was trained with (defaults for none)."""
+    if weights in ("none", "imagenet", "train") or not os.path.isfile(weights):
+        return AutoencoderSettings()
+    from ..autoencoder_weights import from_file  # reads its report, or torch for the file
+    return from_file(weights).settings
 
 
 # Where none of these exists on Linux there is no GPU torch could use: NVIDIA's driver, WSL2's
