@@ -11,6 +11,7 @@ from PIL import Image
 
 from conftest import run_build
 from scripts.demo_images import make_collection
+from scripts.family_precision import family_precision
 from webapp import create_app
 from webapp.pipeline import autoencoder_weights, trainer
 from webapp.pipeline.models.autoencoder import ConvAutoencoder, save_checkpoint, untrained
@@ -179,16 +180,6 @@ def test_build_trains_indexes_stores_its_pictures_and_finds_an_upload(small_coll
     assert "embedded 0, reused 24" in again.stdout  # the same autoencoder: nothing new
 
 
-def family_precision_at_10(url: str, members: dict) -> float:
-    """Same-family precision@10 through the API (nine other members: 0.9 at most)."""
-    client = create_app({"SQLALCHEMY_DATABASE_URI": url}).test_client()
-    hits = []
-    for image in client.get("/api/images?per_page=500").get_json()["images"]:
-        similar = client.get(f"/api/images/{image['id']}").get_json()["similar"][:10]
-        hits.append(sum(members[s["path"]] == members[image["path"]] for s in similar))
-    return sum(hits) / (10 * len(hits))
-
-
 def test_training_ranks_photo_families_clearly_better_than_untrained(tmp_path, monkeypatch):
     """The held-back photo families (17 photographs and nine edits each), default settings.
 
@@ -196,12 +187,13 @@ def test_training_ranks_photo_families_clearly_better_than_untrained(tmp_path, m
     """
     from scripts.demo_photos import make_families
     monkeypatch.setenv("SIMILAR_IMAGES_CACHE", str(tmp_path / "cache"))
-    members = make_families(str(tmp_path / "families"))
+    make_families(str(tmp_path / "families"))
     scores = {}
     for weights in ("train", "none"):
         url = f"sqlite:///{tmp_path / f'{weights}.sqlite3'}"
         result = run_build(tmp_path / "families", url, tmp_path / "t", "--model",
                            "autoencoder", weights=weights)
         assert result.returncode == 0, result.stderr
-        scores[weights] = family_precision_at_10(url, members)
+        scores[weights] = family_precision(
+            create_app({"SQLALCHEMY_DATABASE_URI": url}).test_client())
     assert scores["train"] >= scores["none"] + 0.05, scores
