@@ -129,6 +129,10 @@ def test_a_rerun_reuses_the_autoencoder_until_retrain(tmp_path, monkeypatch):
     fresh = resolve(retrain=True)
     assert fresh.trained_now and fresh.weights != first.weights and trained == [6, 7]
     assert resolve().weights == fresh.weights  # the latest for the folder from now on
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="no images"):
+        autoencoder_weights.resolve(str(tmp_path / "empty"), "train", TINY, retrain=False,
+                                    device="cpu", workers=0, progress=False)
 
 
 def test_the_untrained_architecture_rebuilds_its_input_shape():

@@ -89,7 +89,8 @@ def resolve(root: str, weights: str, settings: AutoencoderSettings, *, retrain: 
                 log.info("reusing the autoencoder %s (--retrain trains afresh)", candidate)
                 return AutoencoderWeights(candidate, settings, read_report(candidate))
     if not files:
-        raise WeightsUnavailable(f"no images in {root} to train an autoencoder on")
+        raise ValueError(f"no images in {root} to train an autoencoder on; "
+                         "the previous index keeps serving")
     from .trainer import train_and_save  # torch: only when training
     report = train_and_save(files, settings, exact, device=device, workers=workers,
                             progress=progress)

@@ -56,12 +56,17 @@ class Trained:
     history: dict = field(default_factory=dict)
 
 
+def bf16_pays(device: torch.device) -> bool:
+    """Return True on a CUDA GPU that has bf16 and on an AMX CPU (see choice.pick_precision)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return cpu_has_amx()
+
+
 def autocast_for(device: torch.device):
-    """bf16 autocast where it pays (a CUDA GPU that has it, an AMX CPU); else plain fp32."""
-    if device.type == "cuda" and torch.cuda.is_bf16_supported():
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    if device.type == "cpu" and cpu_has_amx():
-        return torch.autocast("cpu", dtype=torch.bfloat16)
+    """bf16 autocast where it pays; else plain fp32."""
+    if bf16_pays(device):
+        return torch.autocast(device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
 
 
@@ -145,8 +150,7 @@ def train_autoencoder(pixels: np.ndarray, rows: np.ndarray, settings: Autoencode
                    seconds=round(seconds, 2), train_images=int(len(train_rows)),
                    validation_images=int(len(validation_rows)), device=target.type,
                    images_per_second=round(epochs_run * len(train_rows) / seconds, 1),
-                   precision="fp32" if isinstance(autocast_for(target),
-                                                  contextlib.nullcontext) else "bf16")
+                   precision="bf16" if bf16_pays(target) else "fp32")
     return Trained(model.float().cpu().eval(), history)
 
 
