@@ -21,8 +21,8 @@ TRAINING_VERSION = 1
 @dataclass(frozen=True)
 class AutoencoderSettings:
     latent: int = 512        # the embedding's dimension
-    # The square the autoencoder sees (a multiple of 16). 32 px ranks the photo families as
-    # well as 48 or 64 px did (precision@10 0.735-0.75 each, README) at a third of the cost.
+    # The square the autoencoder sees (a multiple of 16). 32 px ranked the photo families as
+    # well as 48 or 64 px did in quick trials (precision@10 0.72-0.76 each, README), faster.
     image_size: int = 32
     # An upper bound: training stops when validation loss stalls. 30 epochs of 850 images
     # keep 1000 images within the 5-minute target on 2 busy cores.
