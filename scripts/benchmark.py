@@ -5,6 +5,7 @@
     benchmark.py neighbors --n N --dim D --k K [--compare-seed] [--method exact|faiss]
     benchmark.py store --rows N             bulk rows/s vs one ORM insert per row
     benchmark.py rerun                      re-run after a 10% change vs the first run
+    benchmark.py autoencoder IMAGE_DIR      train and index with --model autoencoder, cold
     benchmark.py all [--out FILE]           all of them at sizes that fit this machine,
                                             as the README's Markdown table
 
@@ -238,6 +239,11 @@ def cmd_store(args) -> dict:
     return measure_store(args.rows, args.orm_rows, args.postgres_url)
 
 
+def cmd_autoencoder(args) -> dict:
+    from autoencoder_benchmark import measure_autoencoder
+    return measure_autoencoder(args.image_dir, args.extra)
+
+
 # --- all -------------------------------------------------------------------------------
 
 def cmd_all(args) -> dict:
@@ -333,6 +339,11 @@ def main() -> None:
     store.add_argument("--orm-rows", type=int, default=20_000)
     store.add_argument("--postgres-url", default=os.environ.get(
         "TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"))
+    autoencoder = sub.add_parser("autoencoder", help="train and index with --model "
+                                 "autoencoder from a cold cache: time, images/s, memory")
+    autoencoder.add_argument("image_dir")
+    autoencoder.add_argument("extra", nargs=argparse.REMAINDER,
+                             help="more build_index.py options (--epochs 10, ...)")
     everything = sub.add_parser("all")
     everything.add_argument("--images", help="a folder of JPEGs (default: 1000 generated)")
     everything.add_argument("--out", help="also write the Markdown table here")
@@ -340,7 +351,8 @@ def main() -> None:
                             help="backbones for the embedding rows, comma-separated")
     args = parser.parse_args()
     handler = {"embed": cmd_embed, "seed-run": cmd_seed_run, "neighbors": cmd_neighbors,
-               "rerun": cmd_rerun, "store": cmd_store, "all": cmd_all}[args.command]
+               "rerun": cmd_rerun, "store": cmd_store, "autoencoder": cmd_autoencoder,
+               "all": cmd_all}[args.command]
     print(json.dumps(handler(args)), flush=True)
 
 

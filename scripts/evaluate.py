@@ -5,7 +5,8 @@
         --runs RUN[,RUN...] [--k 10] [--chart evaluation.png]
 
 A run is `model[:weights][@metric][/within-cluster]`, e.g. `resnet18:none`,
-`efficientnet_lite0`, `efficientnet_lite0@euclidean`, `autoencoder:none`. Each run is a real
+`efficientnet_lite0`, `efficientnet_lite0@euclidean`, `autoencoder` (trained on IMAGE_DIR, or
+the one trained for it before), `autoencoder:none` (the same architecture untrained). Each run is a real
 build_index.py run (the same code, options and lists the site would serve) into a private,
 temporary database, so the index you serve is never touched; `/within-cluster` re-ranks each
 image among its own cluster only (the articles' "search within the query's cluster").
@@ -50,6 +51,8 @@ from webapp.pipeline.runner import BuildError, BuildOptions, run_build  # noqa: 
 from webapp.pipeline.store import ensure_schema  # noqa: E402
 
 WITHIN_CLUSTER = "within-cluster"
+# What a run means without ":weights": ImageNet weights, or the autoencoder trained on the folder.
+DEFAULT_WEIGHTS = {"autoencoder": "train"}
 
 
 @dataclass(frozen=True)
@@ -73,7 +76,8 @@ def parse_run(text: str) -> Run:
     metric = metric if at else "cosine"
     if metric not in METRICS:
         raise ValueError(f"{text!r}: unknown metric {metric!r}; one of {', '.join(METRICS)}")
-    return Run(text, model, weights or "imagenet", metric, bool(slash))
+    return Run(text, model, weights or DEFAULT_WEIGHTS.get(model, "imagenet"), metric,
+               bool(slash))
 
 
 def folder_labels(paths: list[str]) -> dict[str, str]:

@@ -100,7 +100,7 @@ def test_a_phone_sees_every_page_without_sideways_scroll_and_moves_around(browse
         for width in (360, 390):
             browser.set_window_size(width, 800)
             for path in ("/", "/?page=3", first, "/search", "/duplicates", "/clusters",
-                         "/clusters/0", "/map"):
+                         "/clusters/0", "/map", "/model"):
                 browser.get(path if path.startswith("http") else server + path)
                 assert fits_without_sideways_scroll(browser), (width, path)
 
@@ -206,3 +206,28 @@ def test_gunicorn_refuses_a_60_mb_upload_and_stays_healthy(server):
     text = requests.post(server + "/api/search", files={"image": ("a.txt", b"text")}, timeout=10)
     assert text.status_code == 400 and "error" in text.json()
     assert requests.get(server + "/healthz", timeout=10).status_code == 200
+
+
+def test_the_model_page_of_an_autoencoder_fits_a_phone(browser, collection, tmp_path,
+                                                       monkeypatch):
+    """Its settings, calibration table, loss curves and reconstructions: no sideways scroll."""
+    from selenium.webdriver.common.by import By
+
+    from conftest import run_build
+    monkeypatch.setenv("SIMILAR_IMAGES_CACHE", str(tmp_path / "cache"))
+    url = f"sqlite:///{tmp_path / 'ae.sqlite3'}"
+    result = run_build(collection.root, url, tmp_path / "t", "--model", "autoencoder",
+                       "--epochs", 2, weights="train")
+    assert result.returncode == 0, result.stderr
+    with serve(url, tmp_path / "t") as server:
+        browser.get(server + "/")
+        browser.find_element(By.CSS_SELECTOR, ".site-header a.model").click()
+        assert browser.current_url == server + "/model"
+        for width in (360, 390):
+            browser.set_window_size(width, 800)
+            browser.get(server + "/model")
+            pictures = browser.find_elements(By.CSS_SELECTOR, ".training-picture img")
+            assert len(pictures) == 2
+            for picture in pictures:
+                assert browser.execute_script("return arguments[0].naturalWidth", picture) > 0
+            assert fits_without_sideways_scroll(browser), width

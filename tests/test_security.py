@@ -28,7 +28,7 @@ def every_kind_of_url(client) -> list[str]:
     image = client.get("/api/images?per_page=1").get_json()["images"][0]
     stylesheet = re.search(r'href="(/static/[^"]+\.css)"', client.get("/").get_data(as_text=True))
     return ["/", "/?page=1", f"/images/{image['id']}", "/api/images", f"/api/images/{image['id']}",
-            "/duplicates", "/api/duplicates", "/search", "/healthz", "/images/999999",
+            "/duplicates", "/api/duplicates", "/model", "/search", "/healthz", "/images/999999",
             "/api/images/999999", image["url"], image["thumbnail_url"], stylesheet[1],
             "/static/style.css"]
 

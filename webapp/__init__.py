@@ -34,8 +34,8 @@ def create_app(overrides: dict | None = None) -> Flask:
     Migrate(app, db, directory=MIGRATIONS_DIR)
 
     from . import (active_index, api, cluster_views, duplicate_views, errors, files,
-                   map_views, page_cache, search_views, security, static_files, uploads,
-                   views)
+                   map_views, model_views, page_cache, search_views, security, static_files,
+                   uploads, views)
     app.request_class = uploads.InMemoryRequest
     active_index.init_app(app)
     # WSGI layers, innermost first: Flask, the page cache, static files, security headers.
@@ -48,6 +48,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.register_blueprint(duplicate_views.bp)
     app.register_blueprint(cluster_views.bp)
     app.register_blueprint(map_views.bp)
+    app.register_blueprint(model_views.bp)
     # What a score means on the page: "cosine similarity: higher is closer, ..." per metric.
     app.jinja_env.globals["score_meaning"] = MEANING.get
     errors.init_app(app)

@@ -215,6 +215,25 @@ class StoredEmbedder(db.Model):
         return (row[0] if usable else None), row[1]
 
 
+class TrainedModel(db.Model):
+    """How a trained model (the autoencoder) came to be: settings, losses and pictures of it.
+
+    Keyed by model_key like the embedder, and in the database for the same reason: the
+    site's /model page shows it from a host that has nothing but DATABASE_URL.
+    """
+
+    __tablename__ = "trained_models"
+
+    model_key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    settings: Mapped[dict] = mapped_column(JSON)  # latent, image_size, epochs, batch size, ...
+    # Per epoch (train_loss, validation_loss, learning_rate) and the run's facts (best_epoch,
+    # epochs_run, seconds, images, device, precision).
+    history: Mapped[dict] = mapped_column(JSON)
+    loss_png: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    reconstructions_png: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 def _rows(statement, **parameters):
     """Run a page query on the session's connection: plain rows, no ORM step (half the cost)."""
     return db.session.connection().execute(statement, parameters)

@@ -13,7 +13,9 @@ from tqdm import tqdm
 from ..imaging import thumbnail_name
 from ..models import FAILED, Build, utcnow
 from . import store
+from .autoencoder_weights import AutoencoderWeights, ensure_report_stored, resolve
 from .explore.stage import Exploration, explore
+from .models.autoencoder_settings import AUTOENCODER, AutoencoderSettings
 from .models.choice import Choice, choose
 from .models.engine import load_engine
 from .models.files import ModelFiles, ensure_stored
@@ -47,6 +49,10 @@ class BuildOptions:
     clusters: str | int = "auto"  # k-means: auto (elbow + silhouette), a number, or 0: none
     map_method: str = "umap"      # the 2-D map: umap, tsne or none
     progress: bool = True
+    # --model autoencoder: how it is trained (see AutoencoderSettings), and whether to train
+    # afresh rather than reuse the one trained for this folder (autoencoder_weights.py).
+    autoencoder: AutoencoderSettings = field(default_factory=AutoencoderSettings)
+    retrain: bool = False
 
 
 @dataclass
@@ -99,9 +105,15 @@ def run_build(session: Session, options: BuildOptions) -> Summary:
         raise BuildError(f"unknown metric {options.metric!r}; one of {', '.join(METRICS)}")
     if options.metric != "cosine" and options.neighbors == "faiss":
         raise BuildError(f"--neighbors faiss ranks by cosine only, not {options.metric}")
-    choice = choose(options.weights, options.device, options.precision, options.engine,
-                    options.model, options.invariance)
+    trained = autoencoder_for(root, options) if options.model == AUTOENCODER else None
+    choice = choose(trained.weights if trained else options.weights, options.device,
+                    options.precision, options.engine, options.model, options.invariance,
+                    trained.settings if trained else None)
     embedder, model_files, timings = load_engine(choice)
+    if trained and trained.trained_now:
+        timings["train_seconds"] = trained.report.history["seconds"]
+    if trained and trained.report:
+        ensure_report_stored(session, choice.model_key, trained.report)
 
     build = Build(root=root, model=choice.backbone.name, weights=choice.label,
                   model_key=choice.model_key, invariance=choice.invariance,
@@ -120,6 +132,16 @@ def run_build(session: Session, options: BuildOptions) -> Summary:
             raise
         raise BuildError(f"{exc.__class__.__name__}: {exc}") from exc
     return summary
+
+
+def autoencoder_for(root: str, options: BuildOptions) -> AutoencoderWeights:
+    """Train the autoencoder on the folder, or find the one trained for it, or load a file."""
+    try:
+        return resolve(root, options.weights, options.autoencoder, retrain=options.retrain,
+                       device=options.device, workers=options.workers,
+                       progress=options.progress)
+    except ValueError as exc:  # nothing decodable, a checkpoint of other settings
+        raise BuildError(str(exc)) from exc
 
 
 def _build(session: Session, build: Build, root: str, choice: Choice, embedder: Embedder,

@@ -12,6 +12,7 @@ import sys
 from dataclasses import dataclass
 from importlib.metadata import version
 
+from .autoencoder_settings import AUTOENCODER, AutoencoderSettings
 from .hardware import cpu_has_amx
 from .registry import (BACKBONES, DEFAULT_INVARIANCE, DEFAULT_MODEL, INVARIANCES,
                        OFFLINE_MODEL, Backbone)
@@ -56,14 +57,23 @@ class Choice:
 
 def choose(weights: str = "imagenet", device: str = "auto", precision: str = "auto",
            engine: str = "auto", model: str = DEFAULT_MODEL,
-           invariance: str = DEFAULT_INVARIANCE) -> Choice:
-    """Resolve every 'auto' for this machine; raise WeightsUnavailable for a missing file."""
+           invariance: str = DEFAULT_INVARIANCE,
+           autoencoder: AutoencoderSettings | None = None) -> Choice:
+    """Resolve every 'auto' for this machine; raise WeightsUnavailable for a missing file.
+
+    For the autoencoder, `weights` is none or a checkpoint (the job trains or finds one
+    first: autoencoder_weights.py) and `autoencoder` its settings.
+    """
     if model not in BACKBONES:
         raise ValueError(f"unknown model {model!r}; one of {', '.join(BACKBONES)}")
     if invariance not in INVARIANCES:
         raise ValueError(f"unknown invariance {invariance!r}; one of {', '.join(INVARIANCES)}")
     backbone = BACKBONES[model]
-    label, base_key = describe_weights(backbone, weights)
+    if model == AUTOENCODER:
+        backbone = (autoencoder or settings_of(weights)).backbone()
+        label, base_key = describe_autoencoder_weights(backbone, weights)
+    else:
+        label, base_key = describe_weights(backbone, weights)
     device = pick_device(device)
     if engine == "mnn" and precision == "auto":
         precision = "fp32"  # the only precision MNN runs here
@@ -86,6 +96,32 @@ def describe_weights(backbone: Backbone, weights: str) -> tuple[str, str]:
     with open(weights, "rb") as f:
         digest = hashlib.sha256(f.read()).hexdigest()[:16]
     return os.path.basename(weights), f"{name}:file-sha256-{digest}"
+
+
+def describe_autoencoder_weights(backbone: Backbone, weights: str) -> tuple[str, str]:
+    """Return (label, base_key) for an untrained ('none') or trained (a checkpoint) autoencoder.
+
+    A checkpoint's key is its content hash, as for any weights file: the index records
+    exactly which autoencoder made it.
+    """
+    if weights == "none":
+        # Torch's default initialisation, seeded; the latent size changes the weights drawn.
+        torch_version = version("torch").split("+")[0]
+        return "none", (f"{backbone.name}:random-seed{RANDOM_SEED}:latent{backbone.dim}:"
+                        f"torch-{torch_version}")
+    if weights in ("imagenet", "train"):
+        raise WeightsUnavailable("an autoencoder has no ImageNet weights: build_index.py "
+                                 "trains one on the folder; elsewhere use --weights PATH (a "
+                                 "checkpoint it trained) or --weights none (untrained)")
+    return describe_weights(backbone, weights)
+
+
+def settings_of(weights: str) -> AutoencoderSettings:
+    """Return the settings an autoencoder checkpoint was trained with (defaults for none)."""
+    if weights in ("none", "imagenet", "train") or not os.path.isfile(weights):
+        return AutoencoderSettings()
+    from ..autoencoder_weights import from_file  # reads its report, or torch for the file
+    return from_file(weights).settings
 
 
 # Where none of these exists on Linux there is no GPU torch could use: NVIDIA's driver, WSL2's

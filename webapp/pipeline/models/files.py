@@ -18,7 +18,6 @@ import time
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ...models import StoredEmbedder
@@ -49,12 +48,17 @@ class ModelFiles:
 
 def cache_paths(model_key: str) -> dict[str, str]:
     """Return the onnx, mnn and json files that cache a model_key's export on this machine."""
-    folder = os.environ.get("SIMILAR_IMAGES_CACHE") or os.path.join(
-        os.path.expanduser("~"), ".cache", "similar-images")
+    folder = cache_folder()
     # The converters' versions too: a new torch or MNN may write other graphs.
     key = f"v{EXPORT_VERSION}:{model_key}:{_versions()}".encode()
     stem = os.path.join(folder, hashlib.sha256(key).hexdigest()[:32])
     return {name: f"{stem}.{name}" for name in ("onnx", "mnn", "json")}
+
+
+def cache_folder() -> str:
+    """Return this machine's folder for what the job makes once (exports, autoencoders)."""
+    return os.environ.get("SIMILAR_IMAGES_CACHE") or os.path.join(
+        os.path.expanduser("~"), ".cache", "similar-images")
 
 
 def _versions() -> str:

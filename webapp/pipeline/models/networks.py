@@ -12,12 +12,35 @@ import torchvision
 
 from . import lite0
 from .choice import RANDOM_SEED, WeightsUnavailable, no_weights_help
-from .registry import INVARIANCES, TORCHVISION, Backbone
+from .registry import COLLECTION, INVARIANCES, TORCHVISION, Backbone
 
 
 def embedding_network(backbone: Backbone, weights: str) -> torch.nn.Module:
     """Return the backbone, weights loaded, cut at its embedding layer, in eval mode."""
+    if backbone.weights.source == COLLECTION:
+        return autoencoder_encoder(backbone, weights)
     return cut_at_embedding(classifier(backbone, weights), backbone.layer).eval()
+
+
+def autoencoder_encoder(backbone: Backbone, weights: str) -> torch.nn.Module:
+    """Return the encoder of an untrained ('none', seeded) or trained (a checkpoint)
+    autoencoder: its latent vector is the embedding."""
+    from .autoencoder import load_checkpoint, untrained
+    from .autoencoder_settings import AutoencoderSettings
+    wanted = AutoencoderSettings(latent=backbone.dim, image_size=backbone.preprocessing.crop,
+                                 seed=RANDOM_SEED)
+    if weights == "none":
+        return untrained(wanted).encoder.eval()
+    try:
+        model, settings, _ = load_checkpoint(weights)
+    except Exception as exc:
+        raise WeightsUnavailable(f"{weights!r} is not an autoencoder checkpoint ({exc}); "
+                                 "train one with --model autoencoder, or use --weights "
+                                 "none") from exc
+    if (settings.latent, settings.image_size) != (wanted.latent, wanted.image_size):
+        raise ValueError(f"{weights!r} has latent {settings.latent} at {settings.image_size} "
+                         f"px, not {wanted.latent} at {wanted.image_size} px")
+    return model.encoder.eval()
 
 
 class ViewAverage(torch.nn.Module):
