@@ -9,8 +9,12 @@ through Flask's test client by default, or over HTTP against a running server (-
 plus random unit vectors under the same model, so that a 100k-image search can be timed
 without embedding 100k files. Use it on a scratch database.
 
+--ann N times the approximate index alone (scripts/ann_benchmark.py): N synthetic clustered
+512-d vectors, the job's IVF-PQ built once into a temp folder, searched by a fresh worker
+process that memory-maps it, with recall@10 against exact search and the worker's memory.
+
     python scripts/search_benchmark.py [--database-url URL] [--uploads 20] [--url URL]
-        [--synthesize 100000]
+        [--synthesize 100000] [--ann 2000000 [--queries 200]]
 """
 import argparse
 import os
@@ -78,7 +82,13 @@ def main() -> int:
     parser.add_argument("--uploads", type=int, default=20)
     parser.add_argument("--url", help="a running server's base URL (default: in-process)")
     parser.add_argument("--synthesize", type=int, help="publish a scratch build of N images")
+    parser.add_argument("--ann", type=int, help="time the approximate index on N synthetic "
+                                                "vectors instead (no database)")
+    parser.add_argument("--queries", type=int, default=200, help="with --ann")
     args = parser.parse_args()
+    if args.ann:
+        from scripts.ann_benchmark import run
+        return run(args.ann, args.queries)
     app = create_app({"SQLALCHEMY_DATABASE_URI": args.database_url} if args.database_url
                      else {})
     with app.app_context():
