@@ -113,11 +113,11 @@ def worker_report(folder: str, parameters: dict) -> dict:
 def worker(folder: str, parameters: dict) -> None:
     """Map the index as a web worker does, answer each query, print timings and memory."""
     import faiss
+    from webapp.approximate_search import mapped_flags
     from webapp.pipeline.search_index import CANDIDATES
     faiss.omp_set_num_threads(1)  # as in the web: SEARCH_THREADS=1
     before = memory(folder)
-    index = faiss.read_index(os.path.join(folder, "index.faiss"),
-                             faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY)
+    index = faiss.read_index(os.path.join(folder, "index.faiss"), mapped_flags(faiss))
     faiss.extract_index_ivf(index).nprobe = parameters["nprobe"]
     stored = StoredRows(os.path.join(folder, "vectors.npy"))
     rows = np.load(os.path.join(folder, "rows.npy"))
