@@ -24,10 +24,10 @@ from .neighbors.approximate import exact_rows_top_k
 
 OPTIONS = ("auto", "always", "never")
 # Past this many bytes of float16 matrix per worker (200k images at 512-d, 25k at VGG16's
-# 4096-d), `auto` builds the index. Exact scoring costs ~0.35 ms per 1k rows at 512-d on 2
-# cores (README, Performance: ~75 ms a search at 1k images, ~110 ms at 100k, ~0.35 s at 1M,
-# the embedding included): at 200k a search is already at the 150 ms target; and 200 MB a
-# worker, times the workers, is more than a small web host's memory.
+# 4096-d), `auto` builds the index. Memory decides, not latency: at 200k a worker's exact
+# search and its search through the index both take ~57 ms here (README, Performance), but
+# 200 MB of matrix beside the ~130 MB a search worker holds anyway (Python, onnxruntime and
+# the model) passes the 300 MB a worker may hold, times every worker of the machine.
 AUTO_MATRIX_BYTES = 200 * 1024 * 1024
 RECALL_TARGET = 0.97  # nprobe grows until the sample reaches it (the issue asks 0.95)
 RECALL_K = 10
