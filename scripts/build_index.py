@@ -24,6 +24,7 @@ from webapp.pipeline.models.registry import (BACKBONES, DEFAULT_INVARIANCE,  # n
 from webapp.pipeline.neighbors import METHODS  # noqa: E402
 from webapp.db import db  # noqa: E402
 from webapp.metrics import DEFAULT_METRIC, METRICS  # noqa: E402
+from webapp.pipeline.search_index import OPTIONS as SEARCH_INDEX_OPTIONS  # noqa: E402
 from webapp.pipeline.runner import BuildError, BuildOptions, run_build  # noqa: E402
 from webapp.pipeline.store import ensure_schema  # noqa: E402
 
@@ -78,6 +79,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--map", choices=MAP_METHODS, default="umap",
                         help="the 2-D map of the collection (umap: fitted on at most 20k "
                              "images, the rest transformed), or none")
+    parser.add_argument("--search-index", choices=SEARCH_INDEX_OPTIONS, default="auto",
+                        help="the web's approximate index for search by upload (FAISS "
+                             "IVF-PQ, memory-mapped): auto past 200 MB of float16 embeddings "
+                             "(200k images at 512-d), always, or never; cosine builds only")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1),
                         help="decode worker processes (0: decode in the main process)")
@@ -111,7 +116,7 @@ def main(argv=None) -> int:
                            device=args.device, precision=args.precision, engine=args.engine,
                            batch_size=args.batch_size, workers=args.workers,
                            neighbors=args.neighbors, clusters=args.clusters,
-                           map_method=args.map,
+                           map_method=args.map, search_index=args.search_index,
                            strict=args.strict, progress=not args.no_progress,
                            autoencoder=AutoencoderSettings(
                                latent=args.latent, image_size=args.image_size,

@@ -9,8 +9,12 @@ through Flask's test client by default, or over HTTP against a running server (-
 plus random unit vectors under the same model, so that a 100k-image search can be timed
 without embedding 100k files. Use it on a scratch database.
 
+--ann N times the approximate index alone (scripts/ann_benchmark.py): N synthetic clustered
+512-d vectors, the job's IVF-PQ built once into a temp folder, searched by a fresh worker
+process that memory-maps it, with recall@10 against exact search and the worker's memory.
+
     python scripts/search_benchmark.py [--database-url URL] [--uploads 20] [--url URL]
-        [--synthesize 100000]
+        [--synthesize 100000 [--search-index]] [--ann 2000000 [--queries 200]]
 """
 import argparse
 import os
@@ -28,8 +32,9 @@ from webapp.files import collection_root  # noqa: E402
 from webapp.models import Build, IndexedImage, StoredEmbedder  # noqa: E402
 
 
-def synthesize(total: int, seed: int = 0) -> Build:
-    """Publish a build of the active build's images plus random ones, `total` in all."""
+def synthesize(total: int, seed: int = 0, with_index: bool = False) -> Build:
+    """Publish a build of the active build's images plus random ones, `total` in all; with
+    the job's approximate search index too where `with_index`."""
     from webapp.pipeline import store  # the job's bulk writers (torch-free)
     active = Build.active()
     real = db.session.execute(
@@ -55,6 +60,13 @@ def synthesize(total: int, seed: int = 0) -> Build:
     db.session.commit()
     empty = np.empty((len(rows), 0), np.int64)
     store.save_build_rows(db.session, build.id, rows, empty, empty.astype(np.float32))
+    if with_index:
+        from webapp.pipeline import search_index
+        from webapp.search import load_matrix
+        built = search_index.build(load_matrix(build)[1].astype(np.float32))
+        store.save_search_index(db.session, build.id, built)
+        print(f"search index {built.kind}, nprobe {built.parameters['nprobe']}, recall@10 "
+              f"{built.recall_at_10:.3f} (random vectors: recall means nothing here)")
     store.publish(db.session, build)
     return build
 
@@ -78,11 +90,20 @@ def main() -> int:
     parser.add_argument("--uploads", type=int, default=20)
     parser.add_argument("--url", help="a running server's base URL (default: in-process)")
     parser.add_argument("--synthesize", type=int, help="publish a scratch build of N images")
+    parser.add_argument("--search-index", action="store_true",
+                        help="with --synthesize: build the job's approximate index too")
+    parser.add_argument("--ann", type=int, help="time the approximate index on N synthetic "
+                                                "vectors instead (no database)")
+    parser.add_argument("--queries", type=int, default=200, help="with --ann")
     args = parser.parse_args()
+    if args.ann:
+        from scripts.ann_benchmark import run
+        return run(args.ann, args.queries)
     app = create_app({"SQLALCHEMY_DATABASE_URI": args.database_url} if args.database_url
                      else {})
     with app.app_context():
-        build = synthesize(args.synthesize) if args.synthesize else Build.active()
+        build = (synthesize(args.synthesize, with_index=args.search_index) if args.synthesize
+                 else Build.active())
         uploads = sample_uploads(build, args.uploads)
         images = build.image_count
     post = http_post(args.url) if args.url else client_post(app)

@@ -42,6 +42,10 @@ class Config:
         self.PER_PAGE = int(env.get("PER_PAGE", "48"))
         # onnxruntime threads per worker for search by upload; one each suits a worker per core.
         self.SEARCH_THREADS = int(env.get("SEARCH_THREADS", "1"))
+        # This machine's copies of the builds' approximate search indexes, memory-mapped by
+        # its workers (webapp/approximate_search.py); a local disk, written once per build.
+        self.SEARCH_INDEX_DIR = env.get("SEARCH_INDEX_DIR") or os.path.join(instance_path,
+                                                                              "search_indexes")
         # Images on object storage or a CDN: originals at IMAGE_BASE_URL/<path>, thumbnails at
         # THUMBNAIL_BASE_URL/<thumbnail path> (default IMAGE_BASE_URL/thumbnails).
         self.IMAGE_BASE_URL = env.get("IMAGE_BASE_URL") or None

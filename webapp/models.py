@@ -144,6 +144,26 @@ class ClusterCurve(db.Model):
     curve: Mapped[dict] = mapped_column(JSON)  # ks, inertias, silhouettes, elbow, chosen
 
 
+class SearchIndex(db.Model):
+    """A build's approximate search index (FAISS) for search by upload, and its facts.
+
+    Only builds past the job's size threshold have one (webapp/pipeline/search_index.py).
+    Kept in the database, like the ONNX embedder, so that a web host needs nothing but
+    DATABASE_URL; each machine writes the bytes once to a local file it memory-maps.
+    """
+
+    __tablename__ = "search_indexes"
+
+    build_id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(64))  # FAISS's index_factory string
+    parameters: Mapped[dict] = mapped_column(JSON)  # nlist, m, nprobe, candidates, metric
+    recall_at_10: Mapped[float] = mapped_column(Float)  # vs exact search, on `sample_size`
+    sample_size: Mapped[int] = mapped_column(Integer)
+    # Deferred: the web reads the facts at every look-up, the bytes once per machine.
+    data: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Recommendation(db.Model):
     """The image at `rank` (0 = most similar) of another image's list in a build."""
 

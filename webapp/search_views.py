@@ -9,7 +9,7 @@ from flask import Blueprint, jsonify, render_template
 from PIL import Image
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from . import tiers
+from . import approximate_search, tiers
 from .active_index import served_index
 from .errors import wants_json
 from .imaging import THUMBNAIL_SIZE, DecodedInput
@@ -37,11 +37,23 @@ def run_search() -> tuple[Build, list[dict], DecodedInput]:
         raise UploadError(str(exc), 503) from None
     # Decoded before the matrix loads: a bad upload costs a cold worker no index load.
     upload = decoded_upload(embedder, data)
-    matches = search(embedder, search_matrix(served), upload.pixels, k)
+    matches = search_served(served, embedder, upload, k)
     rows = build.images(m.image_id for m in matches)
     return build, tiers.entries(served.threshold, content_hash(data),
                                 [rows[m.image_id] for m in matches],
                                 [m.score for m in matches]), upload
+
+
+def search_served(served, embedder, upload: DecodedInput, k: int):
+    """Search through the build's approximate index where it has one, else exactly."""
+    try:
+        mapped = approximate_search.mapped_index(served)
+    except SearchUnavailable as exc:
+        raise UploadError(str(exc), 503) from None
+    if mapped is None:
+        return search(embedder, search_matrix(served), upload.pixels, k)
+    query, _ = embedder.embed(upload.pixels)
+    return approximate_search.search(mapped, served.build, query, k)
 
 
 def decoded_upload(embedder, data: bytes) -> DecodedInput:

@@ -12,7 +12,7 @@ from tqdm import tqdm
 
 from ..imaging import thumbnail_name
 from ..models import FAILED, Build, utcnow
-from . import store
+from . import search_index, store
 from .autoencoder_weights import AutoencoderWeights, ensure_report_stored, resolve
 from .explore.stage import Exploration, explore
 from .models.autoencoder_settings import AUTOENCODER, AutoencoderSettings
@@ -48,6 +48,7 @@ class BuildOptions:
     strict: bool = False     # any skipped file is fatal
     clusters: str | int = "auto"  # k-means: auto (elbow + silhouette), a number, or 0: none
     map_method: str = "umap"      # the 2-D map: umap, tsne or none
+    search_index: str = "auto"    # the web's approximate index: auto (past a size), always, never
     progress: bool = True
     # --model autoencoder: how it is trained (see AutoencoderSettings), and whether to train
     # afresh rather than reuse the one trained for this folder (autoencoder_weights.py).
@@ -69,6 +70,8 @@ class Summary:
     neighbors: str = "exact"
     recall: float | None = None
     changes: dict = field(default_factory=dict)  # new, changed, removed vs the previous index
+    search_index: str | None = None   # the approximate search index's kind, where one was built
+    search_recall: float | None = None  # its recall@10 against exact search, on a sample
 
     def line(self) -> str:
         """Return the one-line summary the job prints last."""
@@ -77,6 +80,9 @@ class Summary:
                 f"{self.seconds:.1f} s, {rate:.1f} images/s ({self._changes_text()}"
                 f"embedded {self.embedded}, reused {self.reused}, {self.precision}, "
                 f"{self._neighbors_text()})")
+        if self.search_index is not None:
+            text += (f"; search index {self.search_index}, recall@10 "
+                     f"{self.search_recall:.3f} on a sample")
         if self.weights == "none":
             text += " [random weights: for tests and offline trials only]"
         return text
@@ -196,6 +202,7 @@ def _build(session: Session, build: Build, root: str, choice: Choice, embedder: 
     store.save_build_rows(session, build.id, rows, ids, scores, exploration.labels,
                           exploration.places)
     save_exploration(session, build, exploration)
+    searchable = build_search_index(session, build, vectors, options)
     seconds = time.perf_counter() - started
     build.image_count, build.skipped_count, build.seconds = len(good), len(skips), seconds
     build.skipped = [{"path": s.path, "reason": s.reason} for s in skips]
@@ -205,7 +212,22 @@ def _build(session: Session, build: Build, root: str, choice: Choice, embedder: 
     store.retire_old_builds(session)
     timings["store_seconds"] = time.perf_counter() - tick
     return Summary(build.id, len(good), skips, seconds, embedded, build.timings["reused"],
-                   choice.label, choice.precision, timings, method, recall, changes)
+                   choice.label, choice.precision, timings, method, recall, changes,
+                   searchable and searchable.kind, searchable and searchable.recall_at_10)
+
+
+def build_search_index(session: Session, build: Build, vectors: np.ndarray,
+                       options: BuildOptions) -> search_index.BuiltSearchIndex | None:
+    """Build and store the web's approximate search index where the size calls for one."""
+    if not search_index.wanted(options.search_index, len(vectors), vectors.shape[1],
+                               options.metric):
+        return None
+    tick = time.perf_counter()
+    built = search_index.build(vectors)
+    store.save_search_index(session, build.id, built)
+    build.timings = {**build.timings, "search_index_seconds": time.perf_counter() - tick,
+                     "search_index": built.kind, "search_recall_at_10": built.recall_at_10}
+    return built
 
 
 def save_exploration(session: Session, build: Build, exploration: Exploration) -> None:

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from ..models import (ACTIVE, FAILED, RETIRED, RUNNING, SUPERSEDED, Build, ClusterCurve,
-                      Embedding, Image, IndexedImage, Recommendation, utcnow)
+                      Embedding, Image, IndexedImage, Recommendation, SearchIndex, utcnow)
 COPY_CHUNK_ROWS = 200_000
 
 
@@ -174,6 +174,14 @@ def save_cluster_curve(session: Session, build_id: int, png: bytes, curve: dict)
     session.commit()
 
 
+def save_search_index(session: Session, build_id: int, built) -> None:
+    """Store a build's approximate search index (pipeline/search_index.BuiltSearchIndex)."""
+    session.add(SearchIndex(build_id=build_id, kind=built.kind, parameters=built.parameters,
+                            recall_at_10=built.recall_at_10, sample_size=built.sample_size,
+                            data=built.data))
+    session.commit()
+
+
 def publish(session: Session, build: Build) -> None:
     """Make `build` the served index in one transaction: readers see the old or the new."""
     session.execute(update(Build).where(Build.status == ACTIVE).values(status=SUPERSEDED))
@@ -194,7 +202,7 @@ def retire_old_builds(session: Session) -> None:
         Build.id.not_in(keep), Build.status.in_([SUPERSEDED, FAILED, RUNNING]))).all()
     if not old:
         return
-    for table in (IndexedImage, Recommendation, ClusterCurve):
+    for table in (IndexedImage, Recommendation, ClusterCurve, SearchIndex):
         session.execute(delete(table).where(table.build_id.in_(old)))
     session.execute(update(Build).where(Build.id.in_(old), Build.status == SUPERSEDED)
                        .values(status=RETIRED))

@@ -53,25 +53,37 @@ def _rerank_without_self(x: np.ndarray, found: np.ndarray, kk: int):
     return ids, np.clip(best, -1.0, 1.0).astype(np.float32)
 
 
-def recall_at_k(vectors: np.ndarray, ids: np.ndarray, sample: int = RECALL_SAMPLE,
-                column_chunk: int = 100_000) -> float:
+def recall_at_k(vectors: np.ndarray, ids: np.ndarray, sample: int = RECALL_SAMPLE) -> float:
     """Return the fraction of true top-k neighbours found, on a random sample of rows."""
     n, kk = ids.shape
     if kk == 0:
         return 1.0
     rows = np.random.default_rng(0).choice(n, min(sample, n), replace=False)
+    best_ids = exact_rows_top_k(vectors, rows, kk)
+    hits = sum(len(set(want) & set(got)) for want, got in zip(best_ids.tolist(), ids[rows].tolist()))
+    return hits / (len(rows) * kk)
+
+
+def exact_rows_top_k(vectors: np.ndarray, rows: np.ndarray, kk: int, exclude_self: bool = True,
+                     column_chunk: int = 100_000) -> np.ndarray:
+    """Return the ids of the exact top-kk of each of `rows` among all vectors (by inner
+    product, in no particular order), without the row itself unless `exclude_self` is False.
+
+    Chunked over the columns: memory stays len(rows) x column_chunk, whatever n is.
+    """
+    n = len(vectors)
     best = np.full((len(rows), kk), -np.inf, dtype=np.float32)
     best_ids = np.zeros((len(rows), kk), dtype=np.int64)
     for start in range(0, n, column_chunk):
         block = vectors[rows] @ vectors[start:start + column_chunk].T
-        own = rows - start
-        inside = (own >= 0) & (own < block.shape[1])
-        block[np.flatnonzero(inside), own[inside]] = -np.inf
+        if exclude_self:
+            own = rows - start
+            inside = (own >= 0) & (own < block.shape[1])
+            block[np.flatnonzero(inside), own[inside]] = -np.inf
         merged = np.concatenate([best, block], axis=1)
         merged_ids = np.concatenate(
             [best_ids, np.broadcast_to(np.arange(start, start + block.shape[1]), block.shape)], 1)
         top = np.argpartition(-merged, kk - 1, axis=1)[:, :kk]
         best = np.take_along_axis(merged, top, 1)
         best_ids = np.take_along_axis(merged_ids, top, 1)
-    hits = sum(len(set(want) & set(got)) for want, got in zip(best_ids.tolist(), ids[rows].tolist()))
-    return hits / (len(rows) * kk)
+    return best_ids
