@@ -76,8 +76,10 @@ def time_build(args, tmp: str, model: str, invariance: str, seed_s: float) -> di
     from webapp.pipeline.scan import scan
     # Real weights where they can be had offline; speed does not depend on the values.
     weights = "imagenet" if model == OFFLINE_MODEL else "none"
+    # The seed neither clusters nor maps: the comparison leaves the explore stage out (it is
+    # timed on its own: scripts/explore_benchmark.py).
     build = [sys.executable, BUILD, "--model", model, "--weights", weights,
-             "--invariance", invariance, "--no-progress"]
+             "--invariance", invariance, "--clusters", "0", "--map", "none", "--no-progress"]
     name = f"{model}-{invariance}"
     # Untimed: the once-per-machine work of a model (ONNX export and tier calibration,
     # cached in ~/.cache/similar-images) is not part of indexing.
