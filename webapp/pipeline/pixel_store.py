@@ -14,7 +14,7 @@ from typing import Iterator
 import numpy as np
 
 from ..imaging import Preprocessing
-from .reader import _start_method, decode_one
+from .reader import decode_one, worker_context
 
 DECODE_CHUNK = 16  # files a worker decodes per task: few round trips, even load at the end
 
@@ -45,7 +45,7 @@ def _decoded(paths: list[str], preprocessing: Preprocessing, workers: int):
     if workers == 0:
         yield from map(work, items)
         return
-    with ProcessPoolExecutor(workers, mp_context=_start_method()) as pool:
+    with ProcessPoolExecutor(workers, mp_context=worker_context()) as pool:
         yield from pool.map(work, items, chunksize=DECODE_CHUNK)
 
 

@@ -93,7 +93,7 @@ def _in_order(work, batches, workers: int, embedder) -> Iterator:
     concurrent.futures rather than multiprocessing.Pool: a worker that dies (the OOM killer,
     a crash in native code) fails the run with BrokenProcessPool instead of hanging it.
     """
-    with ProcessPoolExecutor(workers, mp_context=_start_method(), initializer=_adopt,
+    with ProcessPoolExecutor(workers, mp_context=worker_context(), initializer=_adopt,
                              initargs=(embedder,)) as pool:
         pending = deque()
         for batch in batches:
@@ -104,7 +104,8 @@ def _in_order(work, batches, workers: int, embedder) -> Iterator:
             yield pending.popleft().result()
 
 
-def _start_method():
+def worker_context():
+    """Return the multiprocessing context decode workers start in (the job's, the trainer's)."""
     # fork starts workers at once and shares the model's bytes without copying them; it is
     # safe on Linux only (macOS frameworks and Windows need spawn).
     method = "fork" if sys.platform == "linux" else "spawn"
