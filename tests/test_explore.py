@@ -132,11 +132,3 @@ def test_place_near_averages_the_nearest_known_places():
     places = np.array([[0, 0], [1, 0], [0, 1], [1, 1]], dtype=np.float32)
     placed = layout.place_near(known[[1]], known, places)
     assert placed[0] == pytest.approx([1, 0], abs=1e-3)  # the others score 0: no weight
-
-
-def test_raw_features_are_explored_as_directions():
-    vectors = unit_blobs(60, 3)
-    scaled = vectors * np.linspace(0.5, 20, 60, dtype=np.float32)[:, None]
-    groups = [{frozenset(np.flatnonzero(labels == c)) for c in range(3)}
-              for labels in (explore(scaled, 3, "none").labels, explore(vectors, 3, "none").labels)]
-    assert groups[0] == groups[1]  # the same partition, whatever each cluster's number

@@ -113,3 +113,23 @@ def test_vectors_stored_without_their_length_are_embedded_again(euclidean_index,
     assert "embedded 0," in cosine.stdout  # cosine needs only the unit vectors
     again = run_build(collection.root, url, folder / "thumbs", "--k", 5, "--metric", "dot")
     assert again.returncode == 0 and f"embedded {len(collection.groups)}," in again.stdout
+
+
+def cluster_of_each_path(client) -> dict[str, int]:
+    found = {}
+    for cluster in client.get("/api/clusters").get_json()["clusters"]:
+        body = client.get(f"/api/clusters/{cluster['id']}?per_page=500").get_json()
+        found.update((image["path"], cluster["id"]) for image in body["images"])
+    return found
+
+
+def test_clusters_are_of_directions_whatever_the_metric(euclidean_index, collection,
+                                                         tmp_path):
+    """The euclidean build clusters the same unit vectors as a cosine build of the folder."""
+    client, _, _ = euclidean_index
+    url = f"sqlite:///{tmp_path / 'cosine.sqlite3'}"
+    result = run_build(collection.root, url, tmp_path / "thumbs", "--k", 5)
+    assert result.returncode == 0, result.stderr
+    cosine = cluster_of_each_path(create_app({"SQLALCHEMY_DATABASE_URI": url}).test_client())
+    euclidean = cluster_of_each_path(client)
+    assert len(euclidean) == len(collection.groups) and euclidean == cosine

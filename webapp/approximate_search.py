@@ -24,7 +24,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from flask import current_app
-from sqlalchemy import select
 
 from .active_index import ServedIndex
 from .db import db
@@ -157,16 +156,10 @@ def search(mapped: MappedIndex, build: Build, query: np.ndarray, k: int) -> list
                                    max(mapped.candidates, k))
     positions = np.unique(found[0][found[0] >= 0])  # gallery order: ties break by it
     rows = build.at_positions(positions.tolist())
-    vectors = stored_vectors(build.model_key, {row.content_hash for row in rows.values()})
+    vectors = Embedding.unit_vectors(build.model_key,
+                                     {row.content_hash for row in rows.values()})
     ordered = [rows[p] for p in positions.tolist()]
     matrix = np.stack([vectors[row.content_hash] for row in ordered]) if ordered else \
         np.empty((0, len(query)), np.float32)
     scores = np.clip(matrix @ query, -1.0, 1.0)
     return [Match(ordered[i].id, float(scores[i])) for i in top_k(scores, k)]
-
-
-def stored_vectors(model_key: str, content_hashes: set[str]) -> dict[str, np.ndarray]:
-    """Return {content hash: float32 unit vector} of the given hashes, in one query."""
-    rows = db.session.execute(select(Embedding.content_hash, Embedding.vector).where(
-        Embedding.model_key == model_key, Embedding.content_hash.in_(list(content_hashes))))
-    return {h: np.frombuffer(v, np.float32) for h, v in rows}

@@ -79,6 +79,7 @@ def other_copies() -> list[dict]:
 
 
 @bp.get("/api/duplicates/others.csv")
+@cached_page
 def others_csv():
     """The copies that are not kept, as CSV: group, tier, keep, path, score."""
     out = io.StringIO()
@@ -90,6 +91,7 @@ def others_csv():
 
 
 @bp.get("/api/duplicates/others.json")
+@cached_page
 def others_json():
     """The copies that are not kept, as JSON, with the collection root they are relative to."""
     build = served_index().build

@@ -127,7 +127,8 @@ def scored_members(build: Build, groups: list[DuplicateGroup], limit: int | None
     shown = [sorted({g.keep, *g.positions[:limit]}, key=lambda p: (p != g.keep, p))
              for g in groups]
     members = members_at(build, [p for positions in shown for p in positions])
-    vectors = stored_vectors(build.model_key, {m.content_hash for m in members.values()})
+    vectors = Embedding.unit_vectors(build.model_key,
+                                     {m.content_hash for m in members.values()})
     result = []
     for positions in shown:
         keeper = members[positions[0]]
@@ -139,19 +140,6 @@ def scored_members(build: Build, groups: list[DuplicateGroup], limit: int | None
                                             vectors[keeper.content_hash]))
         result.append([members[p] for p in positions])
     return result
-
-
-def stored_vectors(model_key: str, hashes: set[str]) -> dict[str, np.ndarray]:
-    """Return {content hash: unit float32 vector} of a model, a few thousand per query."""
-    hashes = sorted(hashes)
-    found = {}
-    for start in range(0, len(hashes), CHUNK):
-        rows = db.session.execute(
-            select(Embedding.content_hash, Embedding.vector)
-            .where(Embedding.model_key == model_key,
-                   Embedding.content_hash.in_(hashes[start:start + CHUNK])))
-        found.update((h, np.frombuffer(v, dtype=np.float32)) for h, v in rows)
-    return found
 
 
 def duplicate_groups(served: ServedIndex) -> list[DuplicateGroup]:

@@ -195,6 +195,19 @@ class Embedding(db.Model):
     # dot-product indexes rank those). NULL for vectors stored before it was kept.
     norm: Mapped[float | None] = mapped_column(Float)
 
+    @classmethod
+    def unit_vectors(cls, model_key: str, hashes, chunk: int = 5_000) -> dict:
+        """Return {content hash: float32 unit vector (NumPy)} of a model's given hashes, a
+        few thousand per query (SQLite allows 32,766 parameters a statement)."""
+        import numpy as np
+        hashes = sorted(hashes)
+        found = {}
+        for start in range(0, len(hashes), chunk):
+            rows = db.session.execute(select(cls.content_hash, cls.vector).where(
+                cls.model_key == model_key, cls.content_hash.in_(hashes[start:start + chunk])))
+            found.update((h, np.frombuffer(v, dtype=np.float32)) for h, v in rows)
+        return found
+
 
 class StoredEmbedder(db.Model):
     """The exact embedder a model_key's vectors came from, as ONNX, for the web's search.

@@ -163,11 +163,10 @@ def _build(session: Session, build: Build, root: str, choice: Choice, embedder: 
     tick = time.perf_counter()
     stored = store.stored_embeddings(session, embedder.model_key)
     # A stored vector is reused only where its thumbnail exists too: both come from one decode;
-    # and, for a metric of raw features, where its length was kept (not before it was).
+    # and, for a metric of raw features, where its length was kept (not before it was). The
+    # others are embedded again, each batch replacing its old rows as it is stored.
     known = {h: v for h, v in stored.items() if _thumbnail_exists(options.thumbnail_dir, h)
              and (options.metric == "cosine" or v.norm is not None)}
-    # The others are embedded again: their old rows make way for the new ones.
-    store.drop_embeddings(session, embedder.model_key, stored.keys() - known.keys())
     embedded, failed = embed_new(session, files, known, embedder, options)
     timings["embed_seconds"] = time.perf_counter() - tick
 
@@ -183,16 +182,18 @@ def _build(session: Session, build: Build, root: str, choice: Choice, embedder: 
     changes = compare_with(store.active_contents(session), good)
 
     tick = time.perf_counter()
-    vectors = np.stack([known[f.content_hash].unit() for f in good])
+    units = np.stack([known[f.content_hash].unit() for f in good])
+    vectors = units
     if options.metric != "cosine":  # euclidean and dot rank the model's raw features
-        vectors = vectors * np.array([known[f.content_hash].norm for f in good],
-                                     dtype=np.float32)[:, None]
+        vectors = units * np.array([known[f.content_hash].norm for f in good],
+                                   dtype=np.float32)[:, None]
     method = choose_method(options.neighbors, len(good), choice.device, options.metric)
     ids, scores, recall = find_neighbors(method, vectors, options.k, choice.device,
                                          options.progress, options.metric)
     timings["neighbors_seconds"] = time.perf_counter() - tick
     timings.update(neighbors=method, recall_at_k=recall)
-    exploration = explore(vectors, options.clusters, options.map_method)
+    # Clusters and the map are of the directions, as cosine sees them, whatever the metric.
+    exploration = explore(units, options.clusters, options.map_method)
     timings.update(exploration.timings)
 
     tick = time.perf_counter()

@@ -116,21 +116,19 @@ def stored_embeddings(session: Session, model_key: str) -> dict[str, StoredVecto
 
 def save_embeddings(session: Session, model_key: str,
                     rows: list[tuple[str, StoredVector]]) -> None:
-    """Store and commit a batch of (hash, StoredVector)."""
+    """Store and commit a batch of (hash, StoredVector), replacing any older rows of them.
+
+    An image is embedded again when its thumbnail went missing or its length was not kept;
+    its old row goes in the same transaction as the new one arrives, so a failed run never
+    leaves the served index without the vector.
+    """
+    if not rows:
+        return
+    session.execute(delete(Embedding).where(Embedding.model_key == model_key,
+                                            Embedding.content_hash.in_([h for h, _ in rows])))
     bulk_insert(session.connection(), Embedding.__tablename__,
                 ["model_key", "content_hash", "width", "height", "vector", "norm"],
                 ((model_key, h, *stored) for h, stored in rows))
-    session.commit()
-
-
-def drop_embeddings(session: Session, model_key: str, hashes: Iterable[str],
-                    chunk: int = 5_000) -> None:
-    """Delete and commit a model's stored vectors of these content hashes."""
-    hashes = sorted(hashes)
-    for start in range(0, len(hashes), chunk):
-        session.execute(delete(Embedding).where(
-            Embedding.model_key == model_key,
-            Embedding.content_hash.in_(hashes[start:start + chunk])))
     session.commit()
 
 

@@ -26,8 +26,7 @@ class Exploration:
 
 
 def explore(vectors: np.ndarray, clusters_option: str | int, map_method: str) -> Exploration:
-    """Cluster `vectors` and map them as `--clusters` and `--map` say."""
-    vectors = unit_rows(vectors)
+    """Cluster unit `vectors` and map them as `--clusters` and `--map` say."""
     tick = time.perf_counter()
     clustering = clusters.cluster(vectors, clusters_option)
     png = curve_png(clustering.curve) if clustering and clustering.curve else None
@@ -38,14 +37,3 @@ def explore(vectors: np.ndarray, clusters_option: str | int, map_method: str) ->
                        {"clusters_seconds": cluster_seconds,
                         "map_seconds": time.perf_counter() - tick})
 
-
-def unit_rows(vectors: np.ndarray) -> np.ndarray:
-    """Return the rows scaled to length 1 (the same array when they already are).
-
-    Clusters and the map are of the embeddings' directions, as cosine similarity sees them,
-    whatever metric ranks the neighbours; a copy is made only for rows that are not unit.
-    """
-    norms = np.linalg.norm(vectors, axis=1)
-    if np.allclose(norms, 1, atol=1e-3):
-        return vectors
-    return (vectors / np.maximum(norms, 1e-12)[:, None]).astype(np.float32)
