@@ -83,6 +83,11 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="the web's approximate index for search by upload (FAISS "
                              "IVF-PQ, memory-mapped): auto past 200 MB of float16 embeddings "
                              "(200k images at 512-d), always, or never; cosine builds only")
+    parser.add_argument("--ray", default=None, metavar="ADDRESS|local",
+                        help="run hashing, embedding and the exact top-k on a Ray cluster "
+                             "(ray://host:10001, host:6379, auto) or on a local one that "
+                             "the run starts and stops (local); the lists equal a run "
+                             "without it")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1),
                         help="decode worker processes (0: decode in the main process)")
@@ -117,7 +122,7 @@ def main(argv=None) -> int:
                            batch_size=args.batch_size, workers=args.workers,
                            neighbors=args.neighbors, clusters=args.clusters,
                            map_method=args.map, search_index=args.search_index,
-                           strict=args.strict, progress=not args.no_progress,
+                           strict=args.strict, progress=not args.no_progress, ray=args.ray,
                            autoencoder=AutoencoderSettings(
                                latent=args.latent, image_size=args.image_size,
                                epochs=args.epochs, batch_size=args.train_batch_size),

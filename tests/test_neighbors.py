@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from webapp.pipeline.neighbors.exact import exact_top_k
-from webapp.pipeline.neighbors.small import score
+from webapp.pipeline.neighbors.small import SMALL_N, score, small_top_k, top_k_of_rows
 
 
 def brute_force(vectors: np.ndarray, k: int):
@@ -129,3 +129,27 @@ def test_scores_are_clipped_to_cosine_range():
     vectors = unit(np.ones((3, 7)))  # float32 rounding can push these dot products past 1
     _, scores = exact_top_k(vectors, 2)
     assert scores.max() <= 1.0 and scores.min() >= -1.0
+
+
+@pytest.mark.parametrize("metric", ["cosine", "euclidean", "dot"])
+def test_blocks_of_rows_give_the_whole_searchs_lists(metric):
+    """The Ray job searches blocks of rows in separate tasks: each row's list is the same."""
+    vectors = random_unit(3000, 32)
+    if metric != "cosine":  # raw features: lengths differ
+        vectors *= (1 + np.arange(3000, dtype=np.float32) % 3)[:, None]
+    vectors[10:20] = vectors[0]  # ties, broken by index in both
+    ids, scores = small_top_k(vectors, 7, metric)
+    edges = [0, 1, 640, 1999, 3000]
+    parts = [top_k_of_rows(vectors, a, b, 7, metric) for a, b in zip(edges, edges[1:])]
+    assert np.array_equal(np.concatenate([p[0] for p in parts]), ids)
+    assert np.array_equal(np.concatenate([p[1] for p in parts]), scores)
+
+
+def test_the_small_search_and_the_sweep_agree_past_the_small_limit():
+    """Past SMALL_N one machine sweeps (exact.py) while Ray's tasks search rows: same lists."""
+    vectors = random_unit(SMALL_N + 500, 24)
+    vectors[100:104] = vectors[7]
+    ids, scores = exact_top_k(vectors, 10)
+    block_ids, block_scores = top_k_of_rows(vectors, 0, len(vectors), 10)
+    assert np.array_equal(block_ids, ids)
+    np.testing.assert_array_equal(block_scores, scores)

@@ -68,9 +68,7 @@ def embed_files(embedder: Embedder, items: list[tuple[str, str]], *, batch_size:
     job, against 22.4-23.0 s with the model's two threads in the main process).
     """
     inside = workers > 0 and embedder.embeds_in_workers
-    size = min(batch_size, WORKER_BATCH) if inside else batch_size
-    batches = ([(i, *items[i]) for i in range(start, min(start + size, len(items)))]
-               for start in range(0, len(items), size))
+    batches = batches_of(items, batch_size_for(embedder, batch_size, inside))
     work = partial(_work, preprocessing=embedder.preprocessing,
                    thumbnail_dir=thumbnail_dir, embed=inside)
     if workers == 0:
@@ -80,6 +78,26 @@ def embed_files(embedder: Embedder, items: list[tuple[str, str]], *, batch_size:
         results = _in_order(work, batches, workers, copy)
     for outcomes, data in results:
         yield outcomes, data if inside else vectors_of(embedder, data)
+
+
+def batch_size_for(embedder: Embedder, batch_size: int, inside: bool) -> int:
+    """Return the images a batch holds: WORKER_BATCH at most where workers embed."""
+    return min(batch_size, WORKER_BATCH) if inside else batch_size
+
+
+def batches_of(items: list[tuple[str, str]], size: int) -> Iterator[list[tuple[int, str, str]]]:
+    """Yield the (index, path, content hash) batches of `items`, in order (see decode_batch)."""
+    for start in range(0, len(items), size):
+        yield [(i, *items[i]) for i in range(start, min(start + size, len(items)))]
+
+
+def decode_batch(batch: list[tuple[int, str, str]], embedder: Embedder | None,
+                 preprocessing: Preprocessing, thumbnail_dir: str | None
+                 ) -> tuple[list[Decoded], np.ndarray]:
+    """Decode a batch; return (outcomes, its crops), or (outcomes, its features) if `embedder`."""
+    pixels, outcomes = stack([decode_one(item, preprocessing, thumbnail_dir)
+                              for item in batch])
+    return outcomes, vectors_of(embedder, pixels) if embedder else pixels
 
 
 def vectors_of(embedder, pixels: np.ndarray) -> np.ndarray:
@@ -122,7 +140,6 @@ def _adopt(embedder) -> None:
 
 def _work(batch: list[tuple[int, str, str]], *, preprocessing: Preprocessing,
           thumbnail_dir: str | None, embed: bool) -> tuple[list[Decoded], np.ndarray]:
-    """Decode a batch; return (outcomes, its crops), or (outcomes, its embeddings)."""
-    pixels, outcomes = stack([decode_one(item, preprocessing, thumbnail_dir)
-                              for item in batch])
-    return outcomes, vectors_of(_worker_embedder, pixels) if embed else pixels
+    """Decode a batch in a worker; with `embed`, embed it with the worker's own model."""
+    return decode_batch(batch, _worker_embedder if embed else None, preprocessing,
+                        thumbnail_dir)

@@ -21,9 +21,9 @@ from .models.engine import load_engine
 from .models.files import ModelFiles, ensure_stored
 from ..metrics import DEFAULT_METRIC, METRICS
 from .models.registry import DEFAULT_INVARIANCE, DEFAULT_MODEL, Embedder, unit_rows
-from .neighbors import choose_method, find_neighbors
-from .reader import embed_files
-from .scan import Skip, hash_files, scan
+from .neighbors import choose_method
+from .scan import Skip, scan
+from .stages import OneMachine, stages_for
 
 
 class BuildError(Exception):
@@ -50,6 +50,7 @@ class BuildOptions:
     map_method: str = "umap"      # the 2-D map: umap, tsne or none
     search_index: str = "auto"    # the web's approximate index: auto (past a size), always, never
     progress: bool = True
+    ray: str | None = None   # a Ray cluster's address, or local (start one): see stages.py
     # --model autoencoder: how it is trained (see AutoencoderSettings), and whether to train
     # afresh rather than reuse the one trained for this folder (autoencoder_weights.py).
     autoencoder: AutoencoderSettings = field(default_factory=AutoencoderSettings)
@@ -129,7 +130,9 @@ def run_build(session: Session, options: BuildOptions) -> Summary:
     session.add(build)
     session.commit()
     try:
-        summary = _build(session, build, root, choice, embedder, model_files, options, started)
+        with stages_for(options.ray, options.progress) as stages:
+            summary = _build(session, build, root, choice, embedder, model_files, options,
+                             started, stages)
     except BaseException as exc:
         session.rollback()
         build.status, build.finished_at = FAILED, utcnow()
@@ -151,12 +154,13 @@ def autoencoder_for(root: str, options: BuildOptions) -> AutoencoderWeights:
 
 
 def _build(session: Session, build: Build, root: str, choice: Choice, embedder: Embedder,
-           model_files: ModelFiles, options: BuildOptions, started: float) -> Summary:
+           model_files: ModelFiles, options: BuildOptions, started: float, stages) -> Summary:
     # The web's search by upload runs this export; first, so a failure costs no embedding.
     timings = ensure_stored(session, choice.model_key, choice.label, model_files)
+    timings.update(getattr(stages, "timings", {}))
     tick = time.perf_counter()
     files, skips = scan(root)
-    files, unreadable = hash_files(files)
+    files, unreadable = stages.hash_files(files)
     skips += unreadable
     timings["scan_seconds"] = time.perf_counter() - tick
 
@@ -167,7 +171,7 @@ def _build(session: Session, build: Build, root: str, choice: Choice, embedder: 
     # others are embedded again, each batch replacing its old rows as it is stored.
     known = {h: v for h, v in stored.items() if _thumbnail_exists(options.thumbnail_dir, h)
              and (options.metric == "cosine" or v.norm is not None)}
-    embedded, failed = embed_new(session, files, known, embedder, options)
+    embedded, failed = embed_new(session, files, known, embedder, options, stages.embed_files)
     timings["embed_seconds"] = time.perf_counter() - tick
 
     good = [f for f in files if f.content_hash not in failed]
@@ -188,8 +192,8 @@ def _build(session: Session, build: Build, root: str, choice: Choice, embedder: 
         vectors = units * np.array([known[f.content_hash].norm for f in good],
                                    dtype=np.float32)[:, None]
     method = choose_method(options.neighbors, len(good), choice.device, options.metric)
-    ids, scores, recall = find_neighbors(method, vectors, options.k, choice.device,
-                                         options.progress, options.metric)
+    ids, scores, recall = stages.find_neighbors(method, vectors, options.k, choice.device,
+                                                options.progress, options.metric)
     timings["neighbors_seconds"] = time.perf_counter() - tick
     timings.update(neighbors=method, recall_at_k=recall)
     # Clusters and the map are of the directions, as cosine sees them, whatever the metric.
@@ -257,8 +261,10 @@ def _thumbnail_exists(folder: str, content_hash: str) -> bool:
 
 
 def embed_new(session: Session, files, known: dict, embedder: Embedder,
-               options: BuildOptions) -> tuple[int, dict]:
+              options: BuildOptions, embed_files=OneMachine.embed_files) -> tuple[int, dict]:
     """Embed each content hash not in `known` (updated in place), committing per batch.
+
+    `embed_files` is the run's stage (stages.py): on this machine, or on a Ray cluster.
 
     Committing as it goes lets an interrupted run's successor reuse what was done.
     Returns (how many were embedded, {content_hash: reason} for files that failed to decode).

@@ -25,27 +25,40 @@ def small_top_k(vectors: np.ndarray, k: int, metric: str = "cosine"
 
     cosine: `vectors` are unit length; euclidean, dot: raw features (see webapp/metrics.py).
     """
-    n, dim = vectors.shape
-    kk, ids, scores = empty_lists(n, k)
+    kk, ids, scores = empty_lists(len(vectors), k)
     if kk == 0:
         return ids, scores
     base = np.ascontiguousarray(vectors, dtype=np.float32)
+    ids[:], scores[:] = top_k_of_rows(base, 0, len(base), kk, metric)
+    return ids, scores
+
+
+def top_k_of_rows(base: np.ndarray, start: int, stop: int, kk: int, metric: str = "cosine"
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Return rows [start, stop)'s top-kk (ids, scores) among all of `base` (fp32, read only).
+
+    A row's list does not depend on the rows it is searched with: the Ray job searches
+    blocks of rows in separate tasks and gets the lists of one small_top_k.
+    """
+    n, dim = base.shape
+    ids, scores = np.empty((stop - start, kk), np.int64), np.empty((stop - start, kk), np.float32)
     squares = np.einsum("nd,nd->n", base, base) if metric != "cosine" else None
     m = min(n - 1, kk + MARGIN)
     block_rows = max(1, min(BLOCK_ROWS, BLOCK_VALUES // n))
-    for start in range(0, n, block_rows):
-        rows = np.arange(start, min(n, start + block_rows))
+    for first in range(start, stop, block_rows):
+        rows = np.arange(first, min(stop, first + block_rows))
+        at = rows - start
         block = base[rows] @ base.T
         if metric == "euclidean":  # minus the squared distance: |a|^2 + |b|^2 - 2 a.b
             block = 2 * block - squares[rows, None] - squares[None, :]
         block[np.arange(len(rows)), rows] = -np.inf  # the pairs (i, i)
         cand = np.argpartition(block, n - m, axis=1)[:, n - m:]
-        ids[rows], scores[rows] = rerank(base, rows, cand, kk, metric)
+        ids[at], scores[at] = rerank(base, rows, cand, kk, metric)
         if m < n - 1:  # else every other vector was a candidate
             error = score_error(dim, rows, squares, metric)
             fence = np.take_along_axis(block, cand, 1).min(axis=1)
-            for row in rows[scores[rows, -1] - error <= fence + error]:
-                ids[row], scores[row] = full_row(base, row, kk, metric)
+            for row in rows[scores[at, -1] - error <= fence + error]:
+                ids[row - start], scores[row - start] = full_row(base, row, kk, metric)
     if metric == "cosine":
         np.clip(scores, -1.0, 1.0, out=scores)
     elif metric == "euclidean":
