@@ -6,6 +6,7 @@
     benchmark.py store --rows N             bulk rows/s vs one ORM insert per row
     benchmark.py rerun                      re-run after a 10% change vs the first run
     benchmark.py autoencoder IMAGE_DIR      train and index with --model autoencoder, cold
+    benchmark.py ray [--rounds N] IMAGE_DIR [build options]  one machine vs --ray local
     benchmark.py all [--out FILE]           all of them at sizes that fit this machine,
                                             as the README's Markdown table
 
@@ -246,6 +247,11 @@ def cmd_autoencoder(args) -> dict:
     return measure_autoencoder(args.image_dir, args.extra)
 
 
+def cmd_ray(args) -> dict:
+    from ray_benchmark import measure_ray
+    return measure_ray(args.image_dir, args.rounds, args.extra)
+
+
 # --- all -------------------------------------------------------------------------------
 
 def cmd_all(args) -> dict:
@@ -346,6 +352,12 @@ def main() -> None:
     autoencoder.add_argument("image_dir")
     autoencoder.add_argument("extra", nargs=argparse.REMAINDER,
                              help="more build_index.py options (--epochs 10, ...)")
+    ray = sub.add_parser("ray", help="the whole job on one machine against --ray local "
+                         "(a local Ray cluster), alternating runs: times, ratio, same lists")
+    ray.add_argument("image_dir")
+    ray.add_argument("--rounds", type=int, default=2)
+    ray.add_argument("extra", nargs=argparse.REMAINDER,
+                     help="build_index.py options for both (--model efficientnet_lite0, ...)")
     everything = sub.add_parser("all")
     everything.add_argument("--images", help="a folder of JPEGs (default: 1000 generated)")
     everything.add_argument("--out", help="also write the Markdown table here")
@@ -354,7 +366,7 @@ def main() -> None:
     args = parser.parse_args()
     handler = {"embed": cmd_embed, "seed-run": cmd_seed_run, "neighbors": cmd_neighbors,
                "rerun": cmd_rerun, "store": cmd_store, "autoencoder": cmd_autoencoder,
-               "all": cmd_all}[args.command]
+               "ray": cmd_ray, "all": cmd_all}[args.command]
     print(json.dumps(handler(args)), flush=True)
 
 
