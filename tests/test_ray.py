@@ -119,3 +119,12 @@ def test_without_ray_the_job_never_imports_it(collection, tmp_path):
         capture_output=True, text=True, cwd=ROOT, timeout=600)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "ray imported: False"
+
+
+def test_decode_tasks_feed_a_torch_model_copy(collection, tmp_path):
+    """Where the model runs in torch (GPUs), CPU tasks decode and a model copy embeds."""
+    torch = ("--engine", "torch", "--precision", "fp32")
+    expected, _ = built_lists(collection.root, tmp_path, "one", *torch)
+    got, done = built_lists(collection.root, tmp_path, "ray", *torch, "--ray", "local")
+    assert_same_lists(got, expected)
+    assert done.stdout.strip().splitlines()[-1].startswith("indexed 48 images, skipped 2,")

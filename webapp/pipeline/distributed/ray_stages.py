@@ -109,6 +109,8 @@ class RayStages:
         else:      # torch: one model per GPU (or one on the CPUs); CPU tasks decode
             model, needs = embedder, {"num_gpus": 1} if self.gpus else {}
             count = self.gpus or 1
+        # Put once for all the copies. Ray warns that a restarted copy needs it still: this
+        # generator holds the reference until the stage ends.
         shared = ray.put(model)
         actors = [ModelCopy.options(**needs).remote(shared) for _ in range(count)]
         self.timings["ray"]["actors"] = count
