@@ -45,7 +45,9 @@ def test_a_local_cluster_gives_one_machines_lists(collection, one_machine, datab
     done = run_build(collection.root, database_url, tmp_path / "thumbs", *BUILD,
                      "--ray", "local")
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip().splitlines()[-1].startswith("indexed 48 images, skipped 2,")
+    summary = done.stdout.strip().splitlines()[-1]
+    assert summary.startswith("indexed 48 images, skipped 2,")
+    assert f"; on Ray local: {os.cpu_count()} CPUs, 0 GPUs" in summary
     assert_same_lists(active_lists(database_url), one_machine)
     (timings,) = query(database_url, "SELECT timings FROM builds WHERE status = 'active'")[0]
     ray = (timings if isinstance(timings, dict) else json.loads(timings))["ray"]

@@ -73,6 +73,7 @@ class Summary:
     changes: dict = field(default_factory=dict)  # new, changed, removed vs the previous index
     search_index: str | None = None   # the approximate search index's kind, where one was built
     search_recall: float | None = None  # its recall@10 against exact search, on a sample
+    where: str = OneMachine.description  # where the stages ran (stages.py)
 
     def line(self) -> str:
         """Return the one-line summary the job prints last."""
@@ -84,6 +85,8 @@ class Summary:
         if self.search_index is not None:
             text += (f"; search index {self.search_index}, recall@10 "
                      f"{self.search_recall:.3f} on a sample")
+        if self.where != OneMachine.description:
+            text += f"; on {self.where}"
         if self.weights == "none":
             text += " [random weights: for tests and offline trials only]"
         return text
@@ -218,7 +221,8 @@ def _build(session: Session, build: Build, root: str, choice: Choice, embedder: 
     timings["store_seconds"] = time.perf_counter() - tick
     return Summary(build.id, len(good), skips, seconds, embedded, build.timings["reused"],
                    choice.label, choice.precision, timings, method, recall, changes,
-                   searchable and searchable.kind, searchable and searchable.recall_at_10)
+                   searchable and searchable.kind, searchable and searchable.recall_at_10,
+                   stages.description)
 
 
 def build_search_index(session: Session, build: Build, vectors: np.ndarray,

@@ -102,6 +102,8 @@ class RayStages:
     def embed_files(self, embedder, items: list[tuple[str, str]], *, batch_size: int,
                     workers: int, thumbnail_dir: str | None) -> Iterator:
         """Yield (outcomes of a batch, its raw features) in order, as reader.embed_files."""
+        if not items:  # everything was embedded before: no model copies to start
+            return
         fused = embedder.embeds_in_workers
         size = batch_size_for(embedder, batch_size, fused)
         if fused:  # MNN: one single-threaded model copy per CPU, decoding its own batches
