@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Index a folder of images: embed, find each image's top-k most similar, publish to the site.
+"""Index a folder or an s3:// prefix of images: embed, find top-k similar, publish to the site.
 
 Exit status: 0 when an index was published (even with skipped files), 1 on a fatal error,
 3 when the requested weights cannot be had. The last line printed is a one-line summary,
@@ -34,7 +34,10 @@ EXIT_NO_WEIGHTS = 3
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("image_dir", help="folder of images (searched recursively)")
+    parser.add_argument("image_dir", metavar="SOURCE",
+                        help="folder of images (searched recursively), or an object-store "
+                             "prefix s3://bucket/prefix (endpoint and credentials from the "
+                             "AWS_* environment variables)")
     parser.add_argument("--database-url", default=None,
                         help="default: $DATABASE_URL, else SQLite in the instance folder")
     parser.add_argument("--k", type=int, default=10, help="recommendations per image")
@@ -92,7 +95,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1),
                         help="decode worker processes (0: decode in the main process)")
     parser.add_argument("--thumbnail-dir", default=None,
-                        help="default: $THUMBNAIL_DIR, else instance/thumbnails")
+                        help="a folder, or an s3:// prefix the site reaches through "
+                             "THUMBNAIL_BASE_URL; default: $THUMBNAIL_DIR, else "
+                             "instance/thumbnails")
     parser.add_argument("--strict", action="store_true",
                         help="fail (and keep the previous index) if any file is skipped")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")

@@ -12,6 +12,7 @@ import pytest
 
 from conftest import ROOT, run_build
 from scripts.demo_images import make_collection
+from s3_server import keys, running_s3, upload_folder
 from scripts.index_lists import active_lists, query
 
 # Lite0 with random weights: exported once per machine and cached, like every test's model.
@@ -53,6 +54,22 @@ def test_a_local_cluster_gives_one_machines_lists(collection, one_machine, datab
     ray = (timings if isinstance(timings, dict) else json.loads(timings))["ray"]
     assert ray["address"] == "local" and ray["actors"] == ray["cpus"] == os.cpu_count()
     assert len(list((tmp_path / "thumbs").rglob("*.jpg"))) == 48
+
+
+def test_a_local_cluster_builds_from_an_s3_prefix_with_thumbnails_there(
+        collection, one_machine, tmp_path):
+    """Ray's tasks and model copies read the objects and write the thumbnails themselves."""
+    with running_s3() as client:
+        client.create_bucket(Bucket="photos")
+        upload_folder(client, collection.root, "photos", "shop")
+        url = f"sqlite:///{tmp_path / 'db'}.sqlite3"
+        done = run_build("s3://photos/shop", url, "s3://photos/thumbs", *BUILD, "--ray", "local")
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip().splitlines()[-1].startswith("indexed 48 images, skipped 2,")
+        assert_same_lists(active_lists(url), one_machine)
+        hashes = {h for (h,) in query(url, "SELECT content_hash FROM indexed_images")}
+        assert {key.rsplit("/", 1)[1] for key in keys(client, "photos", "thumbs/")} == {
+            f"{h}.jpg" for h in hashes}
 
 
 def test_a_killed_worker_changes_nothing(tmp_path):

@@ -103,7 +103,10 @@ def original(image_id: int):
     """Send an original file of the active index, with ETag and Last-Modified."""
     build = served_index().build or abort(404)
     row = build.image(image_id) or abort(404)
-    path = resolve_inside(collection_root(build), row.path) or abort(404)
+    root = collection_root(build)
+    if "://" in root:  # built from an object store: the originals are at IMAGE_BASE_URL
+        abort(404)
+    path = resolve_inside(root, row.path) or abort(404)
     return send_file(path, conditional=True, etag=True, max_age=ONE_HOUR)
 
 

@@ -6,6 +6,7 @@ preprocessed the same way wherever it is embedded.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import tempfile
@@ -144,21 +145,29 @@ def thumbnail_name(content_hash: str) -> str:
     return f"{content_hash[:2]}/{content_hash}.jpg"
 
 
+def thumbnail_jpeg(rgb: Image.Image) -> bytes:
+    """Return the JPEG bytes of an image's thumbnail, at most THUMBNAIL_SIZE a side."""
+    thumb = rgb.copy()
+    # Bilinear after a box reduction (reducing_gap) looks the same at 320 px as Lanczos and
+    # costs half; the job makes one per image.
+    thumb.thumbnail((THUMBNAIL_SIZE, THUMBNAIL_SIZE), Image.Resampling.BILINEAR,
+                    reducing_gap=2.0)
+    out = io.BytesIO()
+    thumb.save(out, "JPEG", quality=THUMBNAIL_QUALITY)
+    return out.getvalue()
+
+
 def save_thumbnail(rgb: Image.Image, folder: str, content_hash: str) -> None:
     """Write the thumbnail for `content_hash` unless it exists; never leave a partial file."""
     dest = os.path.join(folder, thumbnail_name(content_hash))
     if os.path.exists(dest):
         return
     os.makedirs(os.path.dirname(dest), exist_ok=True)
-    thumb = rgb.copy()
-    # Bilinear after a box reduction (reducing_gap) looks the same at 320 px as Lanczos and
-    # costs half; the job makes one per image.
-    thumb.thumbnail((THUMBNAIL_SIZE, THUMBNAIL_SIZE), Image.Resampling.BILINEAR,
-                    reducing_gap=2.0)
+    data = thumbnail_jpeg(rgb)
     fd, tmp = tempfile.mkstemp(dir=os.path.dirname(dest), suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as out:
-            thumb.save(out, "JPEG", quality=THUMBNAIL_QUALITY)
+            out.write(data)
         os.replace(tmp, dest)
     except BaseException:
         os.unlink(tmp)

@@ -5,6 +5,7 @@ No torch here: the CPU engine (MNN) runs without it, and a decoding worker needs
 from __future__ import annotations
 
 import multiprocessing
+import os
 import sys
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
@@ -14,7 +15,8 @@ from typing import Iterator
 
 import numpy as np
 
-from ..imaging import Preprocessing, save_thumbnail
+from ..imaging import Preprocessing, save_thumbnail, thumbnail_jpeg, thumbnail_name
+from . import locations
 from .models.registry import Embedder
 
 # Batches a worker has queued ahead of the one being consumed: enough to keep every worker
@@ -36,17 +38,42 @@ class Decoded:
 
 def decode_one(item: tuple[int, str, str], preprocessing: Preprocessing,
                thumbnail_dir: str | None) -> Decoded:
-    """Decode (index, path, content hash) once: the model's crop and the thumbnail from it."""
+    """Decode (index, path, content hash) once: the model's crop and the thumbnail from it.
+
+    The path and the thumbnail folder may be object-store URLs (webapp/pipeline/locations.py).
+    """
     index, full_path, content_hash = item
     try:
-        cut = preprocessing.model_input(full_path)
+        cut = preprocessing.model_input(locations.image_source(full_path))
         decoded, pixels = cut.decoded, cut.pixels
     except Exception as exc:  # any decoder error on any file is a skip, never fatal
         return Decoded(index, None, error=f"{exc.__class__.__name__}: {exc}")
     if thumbnail_dir:
         # From the same decode: the file is never decoded a second time.
-        save_thumbnail(decoded.rgb, thumbnail_dir, content_hash)
+        write_thumbnail(decoded.rgb, thumbnail_dir, content_hash)
     return Decoded(index, pixels, decoded.width, decoded.height)
+
+
+def write_thumbnail(rgb, thumbnail_dir: str, content_hash: str) -> None:
+    """Write a thumbnail into a folder, or as one object under an object-store prefix."""
+    if locations.is_remote(thumbnail_dir):
+        # No existence check (a HEAD per image): the runner decodes only the hashes whose
+        # thumbnail its one listing did not find, and a rewrite stores the same bytes.
+        locations.write_bytes(locations.join(thumbnail_dir, thumbnail_name(content_hash)),
+                              thumbnail_jpeg(rgb))
+    else:
+        save_thumbnail(rgb, thumbnail_dir, content_hash)
+
+
+def existing_thumbnails(thumbnail_dir: str, hashes) -> set[str]:
+    """Return the content hashes among `hashes` whose thumbnail has been written already."""
+    if locations.is_remote(thumbnail_dir):
+        # One listing of the prefix, not a HEAD request per image.
+        # A missing bucket raises locations.SourceError: fatal, before any work is done.
+        present = set(locations.list_objects(thumbnail_dir))
+        return {h for h in hashes if thumbnail_name(h) in present}
+    return {h for h in hashes
+            if os.path.exists(os.path.join(thumbnail_dir, thumbnail_name(h)))}
 
 
 def stack(samples: list[Decoded]) -> tuple[np.ndarray, list[Decoded]]:

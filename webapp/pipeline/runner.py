@@ -10,10 +10,9 @@ import numpy as np
 from sqlalchemy.orm import Session
 from tqdm import tqdm
 
-from ..imaging import thumbnail_name
 from ..models import FAILED, Build, utcnow
 from . import search_index, store
-from .autoencoder_weights import AutoencoderWeights, ensure_report_stored, resolve
+from .autoencoder_weights import TRAIN, AutoencoderWeights, ensure_report_stored, resolve
 from .explore.stage import Exploration, explore
 from .models.autoencoder_settings import AUTOENCODER, AutoencoderSettings
 from .models.choice import Choice, choose
@@ -22,7 +21,9 @@ from .models.files import ModelFiles, ensure_stored
 from ..metrics import DEFAULT_METRIC, METRICS
 from .models.registry import DEFAULT_INVARIANCE, DEFAULT_MODEL, Embedder, unit_rows
 from .neighbors import choose_method
-from .scan import Skip, scan
+from .locations import SourceError, is_remote
+from .reader import existing_thumbnails
+from .scan import Skip, scan_source, source_root
 from .stages import OneMachine, stages_for
 
 
@@ -33,7 +34,7 @@ class BuildError(Exception):
 @dataclass
 class BuildOptions:
     image_dir: str
-    thumbnail_dir: str       # where thumbnails go (the web must see them: THUMBNAIL_DIR)
+    thumbnail_dir: str       # a folder (the web's THUMBNAIL_DIR) or an s3:// prefix (its base URL)
     k: int = 10
     model: str = DEFAULT_MODEL
     weights: str = "imagenet"
@@ -108,9 +109,10 @@ def run_build(session: Session, options: BuildOptions) -> Summary:
     No Flask app is needed: a script, a test or a worker on another machine calls it the same.
     """
     started = time.perf_counter()
-    root = os.path.abspath(os.path.expanduser(options.image_dir))
-    if not os.path.isdir(root):
-        raise BuildError(f"no such folder: {options.image_dir}")
+    try:
+        root = source_root(options.image_dir)  # a folder, or an object-store prefix's URL
+    except SourceError as exc:
+        raise BuildError(str(exc)) from exc
     if options.metric not in METRICS:
         raise BuildError(f"unknown metric {options.metric!r}; one of {', '.join(METRICS)}")
     if options.metric != "cosine" and options.neighbors == "faiss":
@@ -148,6 +150,10 @@ def run_build(session: Session, options: BuildOptions) -> Summary:
 
 def autoencoder_for(root: str, options: BuildOptions) -> AutoencoderWeights:
     """Train the autoencoder on the folder, or find the one trained for it, or load a file."""
+    if is_remote(root) and options.weights in TRAIN:
+        # Training reads a folder (its pixel store, its checkpoint's pointer): not a prefix.
+        raise BuildError(f"--model autoencoder trains on a local folder, not {root}: copy the "
+                         "images to one, or pass --weights PATH (a checkpoint) or none")
     try:
         return resolve(root, options.weights, options.autoencoder, retrain=options.retrain,
                        device=options.device, workers=options.workers,
@@ -162,17 +168,21 @@ def _build(session: Session, build: Build, root: str, choice: Choice, embedder: 
     timings = ensure_stored(session, choice.model_key, choice.label, model_files)
     timings.update(getattr(stages, "timings", {}))
     tick = time.perf_counter()
-    files, skips = scan(root)
-    files, unreadable = stages.hash_files(files)
-    skips += unreadable
-    timings["scan_seconds"] = time.perf_counter() - tick
+    try:
+        files, skips = scan_source(root)
+        files, unreadable = stages.hash_files(files)
+        skips += unreadable
+        timings["scan_seconds"] = time.perf_counter() - tick
 
-    tick = time.perf_counter()
-    stored = store.stored_embeddings(session, embedder.model_key)
+        tick = time.perf_counter()
+        stored = store.stored_embeddings(session, embedder.model_key)
+        thumbnails = existing_thumbnails(options.thumbnail_dir, stored)
+    except SourceError as exc:
+        raise BuildError(str(exc)) from exc
     # A stored vector is reused only where its thumbnail exists too: both come from one decode;
     # and, for a metric of raw features, where its length was kept (not before it was). The
     # others are embedded again, each batch replacing its old rows as it is stored.
-    known = {h: v for h, v in stored.items() if _thumbnail_exists(options.thumbnail_dir, h)
+    known = {h: v for h, v in stored.items() if h in thumbnails
              and (options.metric == "cosine" or v.norm is not None)}
     embedded, failed = embed_new(session, files, known, embedder, options, stages.embed_files)
     timings["embed_seconds"] = time.perf_counter() - tick
@@ -258,10 +268,6 @@ def compare_with(previous: dict[str, str], good) -> dict:
     return {"new": sum(p not in previous for p in current),
             "changed": sum(p in previous and previous[p] != h for p, h in current.items()),
             "removed": sum(p not in current for p in previous)}
-
-
-def _thumbnail_exists(folder: str, content_hash: str) -> bool:
-    return os.path.exists(os.path.join(folder, thumbnail_name(content_hash)))
 
 
 def embed_new(session: Session, files, known: dict, embedder: Embedder,

@@ -6,6 +6,8 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from . import locations
+
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
 HASH_CHUNK = 1 << 20
 
@@ -41,7 +43,7 @@ def scan(root: str) -> tuple[list[ScannedFile], list[Skip]]:
         seen_dirs.add(real_dir)
         dirnames[:] = [d for d in dirnames if not d.startswith(".")]
         for name in filenames:
-            if name.startswith(".") or os.path.splitext(name)[1].lower() not in IMAGE_EXTENSIONS:
+            if not is_image_name(name):
                 continue
             full_path = os.path.join(dirpath, name)
             rel = os.path.relpath(full_path, root).replace(os.sep, "/")
@@ -53,6 +55,49 @@ def scan(root: str) -> tuple[list[ScannedFile], list[Skip]]:
     files.sort(key=lambda f: f.path)
     skips.sort(key=lambda s: s.path)
     return files, skips
+
+
+def is_image_name(name: str) -> bool:
+    """Return whether a file name is one the job indexes: an image extension, not hidden."""
+    return not name.startswith(".") and os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
+
+
+def source_root(source: str) -> str:
+    """Return the root a build records: a folder's absolute path, or the prefix's URL.
+
+    Raises locations.SourceError for a folder that does not exist.
+    """
+    if locations.is_remote(source):
+        return source.rstrip("/")
+    root = os.path.abspath(os.path.expanduser(source))
+    if not os.path.isdir(root):
+        raise locations.SourceError(f"no such folder: {source}")
+    return root
+
+
+def scan_source(root: str) -> tuple[list[ScannedFile], list[Skip]]:
+    """Scan a folder, or list an object-store prefix (raises locations.SourceError)."""
+    return scan_prefix(root) if locations.is_remote(root) else scan(root)
+
+
+def scan_prefix(prefix: str) -> tuple[list[ScannedFile], list[Skip]]:
+    """Return the image objects under an object-store prefix, sorted by relative path.
+
+    The same names as a folder's scan: hidden objects and "folders" are passed over. The
+    sizes come from the listing; an object store has no links, so nothing is skipped here.
+    Raises locations.SourceError when the prefix cannot be listed or holds nothing.
+    """
+    files = []
+    listed = locations.list_objects(prefix)
+    if not listed:
+        raise locations.SourceError(f"no objects under {prefix}")
+    for rel, size in listed.items():
+        parts = rel.split("/")
+        if any(p.startswith(".") for p in parts[:-1]) or not is_image_name(parts[-1]):
+            continue
+        files.append(ScannedFile(rel, locations.join(prefix, rel), size))
+    files.sort(key=lambda f: f.path)
+    return files, []
 
 
 def _unusable(full_path: str, real_root: str) -> str | None:
@@ -74,7 +119,7 @@ def file_digest(full_path: str) -> tuple[int, str]:
     """Return (size in bytes, blake2b-128 hex digest) of a file's content."""
     digest = content_hasher()
     size = 0
-    with open(full_path, "rb") as f:
+    with locations.open_binary(full_path) as f:
         while chunk := f.read(HASH_CHUNK):
             digest.update(chunk)
             size += len(chunk)
@@ -84,7 +129,8 @@ def file_digest(full_path: str) -> tuple[int, str]:
 def hash_files(files: list[ScannedFile], threads: int = 4) -> tuple[list[ScannedFile], list[Skip]]:
     """Fill in size and content hash; files that cannot be read are returned as skips.
 
-    Threads overlap the reads; hashlib releases the GIL on large buffers.
+    Threads overlap the reads (of files or objects, by their full_path); hashlib releases
+    the GIL on large buffers.
     """
     def one(f: ScannedFile):
         try:
