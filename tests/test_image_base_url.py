@@ -34,7 +34,7 @@ def test_a_separate_thumbnail_base_and_quoted_paths(built):
     app, _ = client_with(built, IMAGE_BASE_URL=CDN, THUMBNAIL_BASE_URL="https://thumbs.example.com")
     with app.test_request_context("/"):
         links = Links()
-        assert links.original_url(1, "a folder/été #1.jpg") == \
+        assert links.original_url(1, "a folder/été #1.jpg", "ab" * 16) == \
             f"{CDN}/a%20folder/{quote('été')}%20%231.jpg"
         assert links.thumbnail_url("ab" + "0" * 30) == f"https://thumbs.example.com/ab/ab{'0' * 30}.jpg"
 

@@ -112,13 +112,18 @@ def test_thumbnails_go_to_the_bucket_one_jpeg_per_content_hash(s3, s3_build):
     assert body[:2] == b"\xff\xd8"
 
 
-def test_the_site_links_thumbnails_to_their_base_and_has_no_originals_to_send(s3_build):
+def test_the_site_links_thumbnails_to_their_base_and_shows_them_for_originals(s3_build):
     url, _ = s3_build
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "THUMBNAIL_BASE_URL": THUMBS})
     client = app.test_client()
     image = client.get("/api/images?per_page=1").get_json()["images"][0]
     assert image["thumbnail_url"].startswith(THUMBS + "/")
-    assert client.get(image["url"]).status_code == 404  # an s3:// root: no file on this disk
+    # An s3:// root: no file on this disk to send, so pages show the thumbnail instead of a
+    # broken image until IMAGE_BASE_URL says where the originals are.
+    assert client.get(f"/images/{image['id']}/file").status_code == 404
+    assert image["url"] == image["thumbnail_url"]
+    page = client.get(f"/images/{image['id']}").get_data(as_text=True)
+    assert f'class="original" src="{image["thumbnail_url"]}"' in page
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "THUMBNAIL_BASE_URL": THUMBS,
                       "IMAGE_BASE_URL": "https://photos.example.com/shop"})
     image = app.test_client().get("/api/images?per_page=1").get_json()["images"][0]

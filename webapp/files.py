@@ -44,14 +44,21 @@ class Links:
 
     def __init__(self):
         self.images_base, self.thumbnails_base = base_urls()
+        # A build from an object store with no IMAGE_BASE_URL: this site has no original to
+        # send, so pages show the thumbnail rather than a broken image.
+        build = served_index().build
+        self.no_originals = not self.images_base and build is not None and is_url(
+            collection_root(build))
         self.page = url_pattern("views.image", image_id=SAMPLE_ID)
         self.original = url_pattern("files.original", image_id=SAMPLE_ID)
         self.thumbnail = url_pattern("files.thumbnail", content_hash=SAMPLE_HASH)
 
-    def original_url(self, image_id: int, path: str) -> str:
+    def original_url(self, image_id: int, path: str, content_hash: str) -> str:
         """Return the original's URL: IMAGE_BASE_URL/<path> when set, else this site's."""
         if self.images_base:
             return f"{self.images_base}/{quote(path)}"
+        if self.no_originals:
+            return self.thumbnail_url(content_hash)
         return f"{self.original[0]}{image_id}{self.original[1]}"
 
     def thumbnail_url(self, content_hash: str) -> str:
@@ -80,13 +87,18 @@ def image_page_url(image_id: int) -> str:
 def image_links(row) -> dict:
     """Return the id, path and URLs of a row that has id, path and content_hash."""
     made = links()
-    return {"id": row.id, "path": row.path, "url": made.original_url(row.id, row.path),
+    return {"id": row.id, "path": row.path, "url": made.original_url(row.id, row.path, row.content_hash),
             "thumbnail_url": made.thumbnail_url(row.content_hash)}
 
 
 def collection_root(build: Build) -> str:
     """IMAGE_DIR wins over the root the build recorded (the images moved, or another host)."""
     return current_app.config["IMAGE_DIR"] or build.root
+
+
+def is_url(root: str) -> bool:
+    """Return whether a collection root is an object-store URL (s3://...), not a folder."""
+    return "://" in root
 
 
 def resolve_inside(root: str, relative: str) -> str | None:
@@ -104,7 +116,7 @@ def original(image_id: int):
     build = served_index().build or abort(404)
     row = build.image(image_id) or abort(404)
     root = collection_root(build)
-    if "://" in root:  # built from an object store: the originals are at IMAGE_BASE_URL
+    if is_url(root):  # built from an object store: the originals are at IMAGE_BASE_URL
         abort(404)
     path = resolve_inside(root, row.path) or abort(404)
     return send_file(path, conditional=True, etag=True, max_age=ONE_HOUR)
