@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from sqlalchemy.orm import Session
@@ -113,6 +113,8 @@ def run_build(session: Session, options: BuildOptions) -> Summary:
         root = source_root(options.image_dir)  # a folder, or an object-store prefix's URL
     except SourceError as exc:
         raise BuildError(str(exc)) from exc
+    if not is_remote(options.thumbnail_dir):  # decode workers (Ray's) may start elsewhere
+        options = replace(options, thumbnail_dir=os.path.abspath(options.thumbnail_dir))
     if options.metric not in METRICS:
         raise BuildError(f"unknown metric {options.metric!r}; one of {', '.join(METRICS)}")
     if options.metric != "cosine" and options.neighbors == "faiss":
