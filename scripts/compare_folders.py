@@ -34,7 +34,8 @@ from webapp.pipeline.models.engine import load_engine  # noqa: E402
 from webapp.pipeline.models.files import ensure_stored  # noqa: E402
 from webapp.pipeline.models.registry import (BACKBONES, DEFAULT_INVARIANCE,  # noqa: E402
                                              DEFAULT_MODEL, INVARIANCE_HELP, INVARIANCES)
-from webapp.pipeline.runner import BuildOptions, embed_new  # noqa: E402
+from webapp.pipeline.embedding import embed_new  # noqa: E402
+from webapp.pipeline.runner import BuildOptions  # noqa: E402
 from webapp.pipeline.scan import Skip, hash_files, scan  # noqa: E402
 from webapp.tiers import tier  # noqa: E402
 

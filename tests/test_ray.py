@@ -1,4 +1,5 @@
 """--ray local: the job's stages on a real local Ray cluster give one machine's lists."""
+import contextlib
 import json
 import os
 import signal
@@ -46,13 +47,13 @@ def test_a_local_cluster_gives_one_machines_lists(collection, one_machine, datab
     done = run_build(collection.root, database_url, tmp_path / "thumbs", *BUILD,
                      "--ray", "local")
     assert done.returncode == 0, done.stderr
-    summary = done.stdout.strip().splitlines()[-1]
-    assert summary.startswith("indexed 48 images, skipped 2,")
-    assert f"; on Ray local: {os.cpu_count()} CPUs, 0 GPUs" in summary
     assert_same_lists(active_lists(database_url), one_machine)
     (timings,) = query(database_url, "SELECT timings FROM builds WHERE status = 'active'")[0]
     ray = (timings if isinstance(timings, dict) else json.loads(timings))["ray"]
-    assert ray["address"] == "local" and ray["actors"] == ray["cpus"] == os.cpu_count()
+    assert ray["address"] == "local" and ray["actors"] == ray["cpus"] >= 1  # a copy per CPU
+    summary = done.stdout.strip().splitlines()[-1]
+    assert summary.startswith("indexed 48 images, skipped 2,")
+    assert f"; on Ray local: {ray['cpus']} CPUs, 0 GPUs" in summary
     assert len(list((tmp_path / "thumbs").rglob("*.jpg"))) == 48
 
 
@@ -95,8 +96,9 @@ def test_a_killed_worker_changes_nothing(tmp_path):
     assert_same_lists(active_lists(url), expected)
 
 
-def kill_a_model_copy_at_work(process, killed, timeout=300):
-    """SIGKILL the first Ray worker seen embedding a batch (its process title says so)."""
+def kill_a_model_copy_at_work(process, killed, timeout=300, every=False):
+    """SIGKILL the first Ray worker seen embedding a batch (its process title says so), or
+    with `every`, each one seen until the run ends."""
     deadline = time.monotonic() + timeout
     while process.poll() is None and time.monotonic() < deadline:
         titles = subprocess.run(["ps", "-eo", "pid=,args="], capture_output=True,
@@ -104,10 +106,46 @@ def kill_a_model_copy_at_work(process, killed, timeout=300):
         for line in titles.splitlines():
             pid, _, args = line.strip().partition(" ")
             if args.startswith("ray::ModelCopy.decode_and_embed"):
-                os.kill(int(pid), signal.SIGKILL)
-                killed.append(int(pid))
-                return
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(int(pid), signal.SIGKILL)
+                    killed.append(int(pid))
+                if not every:
+                    return
         time.sleep(0.05)
+
+
+def test_copies_that_keep_dying_fail_the_run_instead_of_looping(collection, tmp_path):
+    """A batch that kills every copy it meets (a decoder crash) fails the run, with a line."""
+    url = f"sqlite:///{tmp_path / 'db'}.sqlite3"
+    assert run_build(collection.root, url, tmp_path / "thumbs", *BUILD).returncode == 0
+    before = active_lists(url)
+    cmd = [sys.executable, str(ROOT / "scripts" / "build_index.py"), str(collection.root),
+           "--database-url", url, "--thumbnail-dir", str(tmp_path / "ray-thumbs"),
+           "--weights", "none", "--no-progress", "--map", "none", "--ray", "local",
+           *map(str, BUILD)]
+    process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               cwd=ROOT)
+    killed = []
+    watcher = threading.Thread(target=kill_a_model_copy_at_work,
+                               args=(process, killed, 300, True))
+    watcher.start()
+    _, err = process.communicate(timeout=600)
+    watcher.join()
+    assert process.returncode == 1
+    assert len(killed) > 1
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("error: ") and "actor" in last.lower(), last
+    assert active_lists(url) == before
+
+
+@pytest.mark.parametrize("address,expected", [
+    ("127.0.0.1:6379", ("127.0.0.1", 6379)), ("ray://head:10001", ("head", 10001)),
+    ("ray://head:10001/", ("head", 10001)), ("[::1]:6379", ("::1", 6379)),
+    ("ray://[fe80::1]:10001", ("fe80::1", 10001)), ("::1", None), ("auto", None),
+    ("head", None)])
+def test_cluster_addresses_are_read_as_ray_reads_them(address, expected):
+    from webapp.pipeline.distributed.ray_stages import host_and_port
+    assert host_and_port(address) == expected
 
 
 def test_an_unreachable_cluster_fails_at_once_and_keeps_the_previous_index(

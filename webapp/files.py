@@ -9,6 +9,7 @@ from flask import (Blueprint, abort, current_app, g, send_file, send_from_direct
 from .active_index import served_index
 from .imaging import thumbnail_name
 from .models import Build
+from .pipeline.locations import is_remote  # the standard library only
 
 bp = Blueprint("files", __name__)
 
@@ -47,7 +48,7 @@ class Links:
         # A build from an object store with no IMAGE_BASE_URL: this site has no original to
         # send, so pages show the thumbnail rather than a broken image.
         build = served_index().build
-        self.no_originals = not self.images_base and build is not None and is_url(
+        self.no_originals = not self.images_base and build is not None and is_remote(
             collection_root(build))
         self.page = url_pattern("views.image", image_id=SAMPLE_ID)
         self.original = url_pattern("files.original", image_id=SAMPLE_ID)
@@ -87,18 +88,14 @@ def image_page_url(image_id: int) -> str:
 def image_links(row) -> dict:
     """Return the id, path and URLs of a row that has id, path and content_hash."""
     made = links()
-    return {"id": row.id, "path": row.path, "url": made.original_url(row.id, row.path, row.content_hash),
+    return {"id": row.id, "path": row.path,
+            "url": made.original_url(row.id, row.path, row.content_hash),
             "thumbnail_url": made.thumbnail_url(row.content_hash)}
 
 
 def collection_root(build: Build) -> str:
     """IMAGE_DIR wins over the root the build recorded (the images moved, or another host)."""
     return current_app.config["IMAGE_DIR"] or build.root
-
-
-def is_url(root: str) -> bool:
-    """Return whether a collection root is an object-store URL (s3://...), not a folder."""
-    return "://" in root
 
 
 def resolve_inside(root: str, relative: str) -> str | None:
@@ -116,7 +113,7 @@ def original(image_id: int):
     build = served_index().build or abort(404)
     row = build.image(image_id) or abort(404)
     root = collection_root(build)
-    if is_url(root):  # built from an object store: the originals are at IMAGE_BASE_URL
+    if is_remote(root):  # built from an object store: the originals are at IMAGE_BASE_URL
         abort(404)
     path = resolve_inside(root, row.path) or abort(404)
     return send_file(path, conditional=True, etag=True, max_age=ONE_HOUR)

@@ -2,13 +2,11 @@
 from __future__ import annotations
 
 import os
-import sys
 import time
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 from sqlalchemy.orm import Session
-from tqdm import tqdm
 
 from ..models import FAILED, Build, utcnow
 from . import search_index, store
@@ -19,7 +17,8 @@ from .models.choice import Choice, choose
 from .models.engine import load_engine
 from .models.files import ModelFiles, ensure_stored
 from ..metrics import DEFAULT_METRIC, METRICS
-from .models.registry import DEFAULT_INVARIANCE, DEFAULT_MODEL, Embedder, unit_rows
+from .models.registry import DEFAULT_INVARIANCE, DEFAULT_MODEL, Embedder
+from .embedding import embed_new
 from .neighbors import choose_method
 from .locations import SourceError, is_remote
 from .reader import existing_thumbnails
@@ -146,7 +145,8 @@ def run_build(session: Session, options: BuildOptions) -> Summary:
         session.commit()
         if isinstance(exc, (BuildError, KeyboardInterrupt)):
             raise
-        raise BuildError(f"{exc.__class__.__name__}: {exc}") from exc
+        reason = (str(exc).strip().splitlines() or [""])[0]  # the job's last line is one line
+        raise BuildError(f"{exc.__class__.__name__}: {reason}") from exc
     return summary
 
 
@@ -168,7 +168,7 @@ def _build(session: Session, build: Build, root: str, choice: Choice, embedder: 
            model_files: ModelFiles, options: BuildOptions, started: float, stages) -> Summary:
     # The web's search by upload runs this export; first, so a failure costs no embedding.
     timings = ensure_stored(session, choice.model_key, choice.label, model_files)
-    timings.update(getattr(stages, "timings", {}))
+    timings.update(stages.timings)
     tick = time.perf_counter()
     try:
         files, skips = scan_source(root)
@@ -206,7 +206,8 @@ def _build(session: Session, build: Build, root: str, choice: Choice, embedder: 
     if options.metric != "cosine":  # euclidean and dot rank the model's raw features
         vectors = units * np.array([known[f.content_hash].norm for f in good],
                                    dtype=np.float32)[:, None]
-    method = choose_method(options.neighbors, len(good), choice.device, options.metric)
+    method = choose_method(options.neighbors, len(good),
+                           stages.neighbors_device or choice.device, options.metric)
     ids, scores, recall = stages.find_neighbors(method, vectors, options.k, choice.device,
                                                 options.progress, options.metric)
     timings["neighbors_seconds"] = time.perf_counter() - tick
@@ -270,41 +271,3 @@ def compare_with(previous: dict[str, str], good) -> dict:
     return {"new": sum(p not in previous for p in current),
             "changed": sum(p in previous and previous[p] != h for p, h in current.items()),
             "removed": sum(p not in current for p in previous)}
-
-
-def embed_new(session: Session, files, known: dict, embedder: Embedder,
-              options: BuildOptions, embed_files=OneMachine.embed_files) -> tuple[int, dict]:
-    """Embed each content hash not in `known` (updated in place), committing per batch.
-
-    `embed_files` is the run's stage (stages.py): on this machine, or on a Ray cluster.
-
-    Committing as it goes lets an interrupted run's successor reuse what was done.
-    Returns (how many were embedded, {content_hash: reason} for files that failed to decode).
-    """
-    todo = {}
-    for f in files:
-        if f.content_hash not in known:
-            todo.setdefault(f.content_hash, f.full_path)
-    items = [(path, h) for h, path in todo.items()]
-    failed, embedded = {}, 0
-    bar = tqdm(total=len(items), desc="embed", unit="img", disable=not options.progress,
-               file=sys.stderr)
-    for outcomes, features in embed_files(embedder, items, batch_size=options.batch_size,
-                                          workers=options.workers,
-                                          thumbnail_dir=options.thumbnail_dir):
-        rows = []
-        decoded = [o for o in outcomes if not o.error]
-        vectors, norms = unit_rows(features) if len(features) else (features, features)
-        for outcome, vector, norm in zip(decoded, vectors, norms):
-            content_hash = items[outcome.index][1]
-            known[content_hash] = store.StoredVector(outcome.width, outcome.height,
-                                                     vector.tobytes(), float(norm))
-            rows.append((content_hash, known[content_hash]))
-        for outcome in outcomes:
-            if outcome.error:
-                failed[items[outcome.index][1]] = outcome.error
-        store.save_embeddings(session, embedder.model_key, rows)
-        embedded += len(rows)
-        bar.update(len(outcomes))
-    bar.close()
-    return embedded, failed

@@ -15,6 +15,8 @@ class OneMachine:
     """Hashing threads, decode worker processes, neighbours in this process."""
 
     description = "one machine"
+    timings: dict = {}       # nothing to add to the build's timings
+    neighbors_device = None  # the exact top-k runs on the run's device
     hash_files = staticmethod(scan.hash_files)
     embed_files = staticmethod(reader.embed_files)
     find_neighbors = staticmethod(neighbors.find_neighbors)

@@ -11,7 +11,8 @@
 Each batch, partition and block gives the same result wherever it runs (the same batches as
 one machine, one model thread per actor as in one machine's workers, top_k_of_rows per row),
 so the lists equal one machine's. A killed worker changes nothing: Ray restarts a dead actor
-and runs its unfinished batches again, and re-runs a failed task.
+and runs its unfinished batches again (a few times: see RESTARTS), and re-runs a task whose
+worker died.
 """
 from __future__ import annotations
 
@@ -48,6 +49,8 @@ def on_ray(address: str, progress: bool = False) -> Iterator[RayStages]:
     _connect(address)
     try:
         yield RayStages(address, time.perf_counter() - tick, progress)
+    except ray.exceptions.RayTaskError as exc:  # the task's own error, not Ray's wrapping
+        raise exc.cause if isinstance(exc.cause, Exception) else exc
     finally:
         ray.shutdown()
 
@@ -57,9 +60,15 @@ def _connect(address: str) -> None:
         # A local cluster's workers start with this process's environment: the package's
         # folder on PYTHONPATH lets them import it without packaging it (3 s less a run).
         here = os.path.dirname(os.path.dirname(os.path.abspath(webapp.__file__)))
-        os.environ["PYTHONPATH"] = os.pathsep.join(
-            filter(None, [here, os.environ.get("PYTHONPATH")]))
-        ray.init(address="local", include_dashboard=False, log_to_driver=False)
+        before = os.environ.get("PYTHONPATH")
+        os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [here, before]))
+        try:
+            ray.init(address="local", include_dashboard=False, log_to_driver=False)
+        finally:  # the cluster's processes have it; this process's children need not
+            if before is None:
+                del os.environ["PYTHONPATH"]
+            else:
+                os.environ["PYTHONPATH"] = before
         return
     _check_reachable(address)
     # A remote cluster gets this very package with the job (0.3 MB); its nodes must have
@@ -69,13 +78,25 @@ def _connect(address: str) -> None:
              runtime_env={"py_modules": [webapp], "env_vars": env})
 
 
+def host_and_port(address: str) -> tuple[str, int] | None:
+    """Return (host, port) of `host:port`, `[v6]:port` or `ray://...`; None for `auto` & co."""
+    rest = address.removeprefix("ray://").rstrip("/")
+    if rest.startswith("["):
+        host, _, port = rest[1:].partition("]:")
+    else:
+        host, _, port = rest.rpartition(":")
+        if ":" in host:  # a bare IPv6 address, without a port
+            return None
+    return (host, int(port)) if host and port.isdigit() else None
+
+
 def _check_reachable(address: str) -> None:
     """Fail at once when nothing listens at a host:port address (ray.init retries for minutes)."""
-    host, _, port = address.removeprefix("ray://").rpartition(":")
-    if not host or not port.isdigit():  # auto, or a name Ray resolves itself
+    if (where := host_and_port(address)) is None:  # auto, or a name Ray resolves itself
         return
+    host, port = where
     try:
-        socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT).close()
+        socket.create_connection((host, port), timeout=CONNECT_TIMEOUT).close()
     except OSError as exc:
         raise ConnectionError(f"no Ray cluster answers at {address}: "
                               f"{exc.strerror or exc}") from exc
@@ -83,6 +104,8 @@ def _check_reachable(address: str) -> None:
 
 class RayStages:
     """hash_files, embed_files and find_neighbors as stages.OneMachine has them, on Ray."""
+
+    neighbors_device = "cpu"  # the exact top-k's tasks run on CPUs (the size limit to use)
 
     def __init__(self, address: str, start_seconds: float, progress: bool):
         resources = ray.cluster_resources()
@@ -105,17 +128,11 @@ class RayStages:
         if not items:  # everything was embedded before: no model copies to start
             return
         fused = embedder.embeds_in_workers
-        size = batch_size_for(embedder, batch_size, fused)
-        if fused:  # MNN: one single-threaded model copy per CPU, decoding its own batches
-            model, count, needs = embedder.for_workers(embedder.threads), self.cpus, {}
-        else:      # torch: one model per GPU (or one on the CPUs); CPU tasks decode
-            model, needs = embedder, {"num_gpus": 1} if self.gpus else {}
-            count = self.gpus or 1
-        # Put once for all the copies. Ray warns that a restarted copy needs it still: this
-        # generator holds the reference until the stage ends.
-        shared = ray.put(model)
-        actors = [ModelCopy.options(**needs).remote(shared) for _ in range(count)]
-        self.timings["ray"]["actors"] = count
+        actors, shared = self._start_copies(embedder, fused)
+        count = len(actors)
+        # Batches in flight: two queued per copy; where CPU tasks decode, enough to keep
+        # every CPU decoding.
+        ahead = BATCHES_AHEAD * count if fused else max(BATCHES_AHEAD * count, self.cpus)
 
         def submit(number: int, batch):
             actor = actors[number % count]
@@ -126,15 +143,34 @@ class RayStages:
 
         try:
             pending = deque()
+            size = batch_size_for(embedder, batch_size, fused)
             for number, batch in enumerate(batches_of(items, size)):
                 pending.append(submit(number, batch))
-                if len(pending) > BATCHES_AHEAD * count:
+                if len(pending) > ahead:
                     yield ray.get(pending.popleft())
             while pending:
                 yield ray.get(pending.popleft())
         finally:  # the actors hold CPUs (or GPUs) the next stage's tasks need
+            del shared
             for actor in actors:
                 ray.kill(actor)
+
+    def _start_copies(self, embedder, fused: bool):
+        """Start the model copies; return them and the model's reference they were given.
+
+        MNN: one single-threaded copy per CPU, each decoding its own batches. torch: one
+        copy per GPU (or one on the CPUs), fed by CPU tasks that decode.
+        """
+        if fused:
+            model, count, needs = embedder.for_workers(embedder.threads), self.cpus, {}
+        else:
+            model, needs = embedder, {"num_gpus": 1} if self.gpus else {}
+            count = self.gpus or 1
+        # Put once for all the copies. Ray warns that a restarted copy needs it still: the
+        # stage holds the reference until it ends.
+        shared = ray.put(model)
+        self.timings["ray"]["actors"] = count
+        return [ModelCopy.options(**needs).remote(shared) for _ in range(count)], shared
 
     def find_neighbors(self, method: str, vectors: np.ndarray, k: int, device: str = "cpu",
                        progress: bool = False, metric: str = "cosine"):
@@ -157,9 +193,13 @@ class RayStages:
         return ids, scores, None
 
 
-# max_restarts and max_task_retries: a copy whose process dies (killed, out of memory) is
-# started again and runs the batches it had not returned; its results are the same.
-@ray.remote(num_cpus=1, max_restarts=-1, max_task_retries=-1)
+# A copy whose process dies (killed, out of memory) is started again and runs the batches it
+# had not returned; its results are the same. A few times only: a batch that kills every
+# copy it meets (a crash in a decoder) must fail the run, not loop.
+RESTARTS = 3
+
+
+@ray.remote(num_cpus=1, max_restarts=RESTARTS, max_task_retries=RESTARTS)
 class ModelCopy:
     """One copy of the model, on one CPU or one GPU."""
 
