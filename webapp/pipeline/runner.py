@@ -136,7 +136,7 @@ def run_build(session: Session, options: BuildOptions) -> Summary:
     session.add(build)
     session.commit()
     try:
-        with stages_for(options.ray, options.progress) as stages:
+        with stages_for(options.ray) as stages:
             summary = _build(session, build, root, choice, embedder, model_files, options,
                              started, stages)
     except BaseException as exc:

@@ -23,12 +23,12 @@ class OneMachine:
 
 
 @contextlib.contextmanager
-def stages_for(ray_address: str | None, progress: bool = False) -> Iterator:
+def stages_for(ray_address: str | None) -> Iterator:
     """Yield the stages of a run: this machine's, or a Ray cluster's (`local` starts one)."""
     if not ray_address:
         yield OneMachine()
         return
     # Imported only for --ray: importing Ray costs half a second, and the web never needs it.
     from .distributed.ray_stages import on_ray
-    with on_ray(ray_address, progress) as stages:
+    with on_ray(ray_address) as stages:
         yield stages

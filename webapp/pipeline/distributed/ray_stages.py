@@ -43,12 +43,12 @@ FORWARDED = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_REGION", "AWS_DEFAU
 
 
 @contextlib.contextmanager
-def on_ray(address: str, progress: bool = False) -> Iterator[RayStages]:
+def on_ray(address: str) -> Iterator[RayStages]:
     """Connect to the cluster at `address` (`local`: start one here); disconnect after."""
     tick = time.perf_counter()
     _connect(address)
     try:
-        yield RayStages(address, time.perf_counter() - tick, progress)
+        yield RayStages(address, time.perf_counter() - tick)
     except ray.exceptions.RayTaskError as exc:  # the task's own error, not Ray's wrapping
         raise exc.cause if isinstance(exc.cause, Exception) else exc
     finally:
@@ -107,13 +107,12 @@ class RayStages:
 
     neighbors_device = "cpu"  # the exact top-k's tasks run on CPUs (the size limit to use)
 
-    def __init__(self, address: str, start_seconds: float, progress: bool):
+    def __init__(self, address: str, start_seconds: float):
         resources = ray.cluster_resources()
         self.cpus, self.gpus = int(resources.get("CPU", 1)), int(resources.get("GPU", 0))
         self.description = f"Ray {address}: {self.cpus} CPUs, {self.gpus} GPUs"
         self.timings = {"ray": {"address": address, "cpus": self.cpus, "gpus": self.gpus,
-                                "start_seconds": round(start_seconds, 2)}}
-        self.progress = progress
+                                "start_seconds": round(start_seconds, 2)}}  # and "actors"
 
     def hash_files(self, files: list[scan.ScannedFile]):
         """Hash partitions of `files` as tasks; return (hashed files in order, skips)."""
