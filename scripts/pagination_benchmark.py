@@ -15,11 +15,8 @@ import os
 import statistics
 import sys
 import time
-import uuid
-from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
-import psycopg2
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -29,6 +26,7 @@ from webapp import create_app  # noqa: E402
 from webapp.db import db  # noqa: E402
 from webapp.models import ACTIVE, Build  # noqa: E402
 from webapp.pipeline.store import bulk_insert, ensure_schema  # noqa: E402
+from scratch_database import scratch_postgres  # noqa: E402
 
 
 def fill(n: int, k: int) -> Build:
@@ -90,13 +88,7 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=200)
     args = parser.parse_args()
 
-    name = f"simimg_pagination_{uuid.uuid4().hex[:8]}"
-    admin = psycopg2.connect(args.server_url)
-    admin.autocommit = True
-    admin.cursor().execute(f"CREATE DATABASE {name}")
-    parts = urlsplit(args.server_url)
-    url = urlunsplit((parts.scheme, parts.netloc, "/" + name, "", ""))
-    try:
+    with scratch_postgres(args.server_url, "simimg_pagination") as url:
         app = create_app({"SQLALCHEMY_DATABASE_URI": url, "PER_PAGE": args.per_page,
                           "PAGE_CACHE_MB": 0})  # every page rendered: the uncached cost
         with app.app_context():
@@ -129,9 +121,6 @@ def main() -> int:
                             explain_analyze(lambda: build.page(last, args.per_page))))
             db.session.remove()
             db.engine.dispose()
-    finally:
-        admin.cursor().execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        admin.close()
     return 0
 
 

@@ -4,7 +4,7 @@
     postgres_row_bytes.py [--url postgresql://postgres@127.0.0.1:5432/test] [--rows 1000000]
         [--embeddings 20000] [--dim 1280]
 
-Creates a scratch database beside the one named, creates the two tables from the app's
+Creates a scratch database on the server named, creates the two tables from the app's
 models, COPYs `--rows` recommendation rows (k = 10 a image) and inserts `--embeddings` vectors
 of `--dim` floats, prints the bytes a row (table, indexes, total; one JSON object last) and
 drops the database. The README's projection for 10M and 100M images multiplies these.
@@ -22,6 +22,8 @@ import sqlalchemy as sa
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from scratch_database import scratch_postgres  # noqa: E402
+from webapp.config import normalize_database_url  # noqa: E402
 from webapp.models import Embedding, Recommendation  # noqa: E402
 
 K = 10
@@ -68,23 +70,17 @@ def main() -> None:
     parser.add_argument("--embeddings", type=int, default=20_000)
     parser.add_argument("--dim", type=int, default=1280)
     args = parser.parse_args()
-    name = f"row_bytes_{uuid.uuid4().hex[:8]}"
-    admin = psycopg2.connect(args.url)
-    admin.autocommit = True
-    admin.cursor().execute(f"CREATE DATABASE {name}")
-    url = sa.engine.make_url(args.url).set(drivername="postgresql+psycopg2", database=name)
-    engine = sa.create_engine(url)
-    try:
-        Recommendation.__table__.create(engine)
-        Embedding.__table__.create(engine)
-        fill(engine, args.rows, args.embeddings, args.dim)
-        result = {"recommendations": bytes_per_row(engine, "recommendations", args.rows),
-                  "embeddings": bytes_per_row(engine, "embeddings", args.embeddings),
-                  "dim": args.dim}
-    finally:
-        engine.dispose()
-        admin.cursor().execute(f"DROP DATABASE {name}")
-        admin.close()
+    with scratch_postgres(args.url, "row_bytes") as url:
+        engine = sa.create_engine(normalize_database_url(url))
+        try:
+            Recommendation.__table__.create(engine)
+            Embedding.__table__.create(engine)
+            fill(engine, args.rows, args.embeddings, args.dim)
+            result = {"recommendations": bytes_per_row(engine, "recommendations", args.rows),
+                      "embeddings": bytes_per_row(engine, "embeddings", args.embeddings),
+                      "dim": args.dim}
+        finally:
+            engine.dispose()
     print(json.dumps(result), flush=True)
 
 
