@@ -149,6 +149,51 @@ def make_turned(dest: str, names=None) -> dict[str, str]:
     return write(dest, pictures_of)
 
 
+# A duplicates test set: the copies a real collection holds of a photograph (the original
+# is a camera JPEG with its capture time), and the parts of it that are other pictures.
+ORIGINAL_QUALITY = 92
+COPY_EDITS = {  # name: (edit, JPEG quality it is saved at)
+    "small": (lambda img: resized(img, 0.5), 85),
+    "q55": (lambda img: img, 55),
+    "cropped": (lambda img: img.crop((int(img.width * .04), int(img.height * .04),
+                                      img.width - int(img.width * .04),
+                                      img.height - int(img.height * .04))), 90),
+    "warm": (lambda img: colour_shift(img, random.Random(img.width)), 98),
+}
+
+
+def camera_exif(when: str) -> Image.Exif:
+    """Return EXIF with a capture time (DateTimeOriginal), as a camera writes it."""
+    exif = Image.Exif()
+    exif.get_ifd(0x8769)[36867] = when
+    return exif
+
+
+def make_duplicate_set(dest: str, names=None) -> dict[str, str]:
+    """Write, per photograph (or per one of `names`), `name/original.jpg`, its four copies
+    (`name/copy-EDIT.jpg`) and its four quarter tiles (`name/tile-N.jpg`: other pictures).
+
+    Returns {path: what it is: "original", "copy" or "tile"}. The originals are written first,
+    so their files are also the oldest, as a camera's are.
+    """
+    kinds = {}
+    chosen = {n: p for n, p in photographs().items() if names is None or n in names}
+    for number, (name, photo) in enumerate(chosen.items()):
+        os.makedirs(os.path.join(dest, name), exist_ok=True)
+        photo.save(os.path.join(dest, name, "original.jpg"), "JPEG", quality=ORIGINAL_QUALITY,
+                   exif=camera_exif(f"2019:05:{number % 28 + 1:02d} 10:00:00"))
+        kinds[f"{name}/original.jpg"] = "original"
+    for name, photo in chosen.items():
+        for edit, (change, quality) in COPY_EDITS.items():
+            change(photo).save(os.path.join(dest, name, f"copy-{edit}.jpg"), "JPEG",
+                               quality=quality)
+            kinds[f"{name}/copy-{edit}.jpg"] = "copy"
+        for i, tile in enumerate(tiles(photo)):
+            tile.save(os.path.join(dest, name, f"tile-{i}.jpg"), "JPEG", quality=QUALITY)
+            kinds[f"{name}/tile-{i}.jpg"] = "tile"
+    return kinds
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("dest")

@@ -3,8 +3,8 @@ from datetime import timezone
 
 from flask import Blueprint, abort, current_app, jsonify, request
 
-from . import tiers
 from .active_index import served_index
+from .image_lists import image_lists
 from .metrics import MEANING
 from .page_cache import cached_page
 from .files import image_links
@@ -58,10 +58,11 @@ def image_detail(image_id: int):
     served = served_index()
     build = served.build or abort(404)
     row = build.image(image_id) or abort(404)
-    similar = tiers.entries(served.threshold, row.content_hash, build.similar(image_id))
+    lists = image_lists(served, row)
     return jsonify({**image_links(row), "width": row.width, "height": row.height,
                     "metric": build.metric, "cluster": row.cluster,
-                    "similar": similar})
+                    "similar": lists.similar, "copies": lists.copies,
+                    "distinct": lists.distinct})
 
 
 @bp.get("/api/index")

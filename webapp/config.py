@@ -2,6 +2,8 @@
 import os
 import secrets
 
+from .keeper import parse_folders, parse_rules
+
 
 def normalize_database_url(url: str) -> str:
     """Return a SQLAlchemy URL that uses psycopg2 for PostgreSQL.
@@ -55,3 +57,8 @@ class Config:
         self.PAGE_CACHE_MB = float(env.get("PAGE_CACHE_MB", "32"))
         # Pages gunicorn's master renders before forking the workers (webapp/warmup.py).
         self.PAGE_CACHE_WARM = int(env.get("PAGE_CACHE_WARM", "2000"))
+        # Duplicates: the order of the rules that choose the copy to keep (webapp/keeper.py),
+        # and folders (relative to the collection root) whose files are never listed for
+        # removal, comma-separated. A wrong rule name stops the app at start, not at a page.
+        self.DUPLICATE_KEEP_RULES = parse_rules(env.get("DUPLICATE_KEEP_RULES"))
+        self.DUPLICATE_PROTECTED = parse_folders(env.get("DUPLICATE_PROTECTED"))

@@ -7,11 +7,13 @@ import io
 import math
 import os
 
-from flask import Blueprint, Response, abort, jsonify, render_template, request
+from flask import (Blueprint, Response, abort, current_app, jsonify, render_template,
+                   request)
 
 from .active_index import served_index
 from .api import MAX_PAGE, MAX_PER_PAGE, BadRequest, bad_request, positive_int_arg
-from .duplicates import Member, duplicate_groups, page_of_groups, scored_members
+from .duplicates import (DuplicateGroup, Member, duplicate_groups, page_of_groups,
+                         removable, scored_members)
 from .files import image_links
 from .page_cache import cached_page
 
@@ -19,13 +21,29 @@ bp = Blueprint("duplicates", __name__)
 bp.register_error_handler(BadRequest, bad_request)
 PER_PAGE = 20
 OTHERS_COLUMNS = ("group", "tier", "keep", "path", "score")
+# A cell a spreadsheet would run as a formula (a file may be named "=HYPERLINK(...).jpg"):
+# OWASP's advice, a leading apostrophe, which the spreadsheet shows as text.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def member_entry(member: Member) -> dict:
     """Return what the page and the API show of a group's member."""
     return {**image_links(member), "name": os.path.basename(member.path),
             "width": member.width, "height": member.height, "file_size": member.file_size,
-            "score": round(member.score, 6), "keep": member.keep}
+            "format": member.format, "jpeg_quality": member.jpeg_quality,
+            "captured_at": iso(member.captured_at), "modified_at": iso(member.modified_at),
+            "score": round(member.score, 6), "keep": member.keep,
+            "protected": member.protected}
+
+
+def group_entry(group: DuplicateGroup, members: list[Member]) -> dict:
+    """Return what the page and the API show of a group: its keeper, why, its weakest pair."""
+    ids = {m.position: m.id for m in members}
+    value, a, b = group.weakest
+    return {"tier": group.tier, "size": len(group.positions), "keep": members[0].id,
+            "reason": group.reason,
+            "weakest": {"score": round(value, 6), "ids": [ids.get(a), ids.get(b)]},
+            "images": [member_entry(m) for m in members]}
 
 
 def groups_page(page: int, per_page: int) -> dict:
@@ -36,9 +54,7 @@ def groups_page(page: int, per_page: int) -> dict:
     return {"build": served.build, "threshold": served.threshold, "total": len(groups),
             "page": page, "per_page": per_page,
             "pages": max(1, math.ceil(len(groups) / per_page)),
-            "groups": [{"tier": g.tier, "size": len(g.positions), "keep": members[0].id,
-                        "images": [member_entry(m) for m in members]}
-                       for g, members in items]}
+            "groups": [group_entry(g, members) for g, members in items]}
 
 
 @bp.get("/duplicates")
@@ -51,7 +67,9 @@ def page():
     body = groups_page(page_number, PER_PAGE)
     if body["page"] > body["pages"]:
         abort(404)
-    return render_template("duplicates.html", **body)
+    return render_template("duplicates.html", **body,
+                           keep_rules=current_app.config["DUPLICATE_KEEP_RULES"],
+                           protected=current_app.config["DUPLICATE_PROTECTED"])
 
 
 @bp.get("/api/duplicates")
@@ -74,18 +92,27 @@ def other_copies() -> list[dict]:
     for number, (group, members) in enumerate(zip(groups, scored_members(served.build,
                                                                          groups)), 1):
         rows += [{"group": number, "tier": group.tier, "keep": members[0].path,
-                  "path": m.path, "score": round(m.score, 6)} for m in members[1:]]
+                  "path": m.path, "score": round(m.score, 6)}
+                 for m in removable(group, members)]
     return rows
+
+
+def spreadsheet_safe(value):
+    """Return a CSV cell that no spreadsheet runs as a formula."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 @bp.get("/api/duplicates/others.csv")
 @cached_page
 def others_csv():
-    """The copies that are not kept, as CSV: group, tier, keep, path, score."""
+    """The copies a clean-up would move, as CSV: group, tier, keep, path, score."""
     out = io.StringIO()
     writer = csv.DictWriter(out, OTHERS_COLUMNS, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(other_copies())
+    writer.writerows({name: spreadsheet_safe(value) for name, value in row.items()}
+                     for row in other_copies())
     return Response(out.getvalue(), mimetype="text/csv", headers={
         "Content-Disposition": "attachment; filename=duplicates-others.csv"})
 
@@ -96,3 +123,7 @@ def others_json():
     """The copies that are not kept, as JSON, with the collection root they are relative to."""
     build = served_index().build
     return jsonify(root=build.root if build else None, others=other_copies())
+
+
+def iso(when) -> str | None:
+    return when.isoformat() if when else None

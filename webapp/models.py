@@ -87,6 +87,15 @@ class Build(db.Model):
         """Return an image's stored recommendations, best first, in one query."""
         return _rows(SIMILAR_QUERY, build_id=self.id, image_id=image_id).all()
 
+    def related(self, image_id: int):
+        """Return an image's copies and distinct list (kind, id, path, hash, score), in
+        order; none where its stored list is distinct already (see RelatedImage)."""
+        return _rows(RELATED_QUERY, build_id=self.id, image_id=image_id).all()
+
+    def with_content(self, content_hash: str):
+        """Return the images of this build whose file has this content (id, path, hash)."""
+        return _rows(CONTENT_QUERY, build_id=self.id, content_hash=content_hash).all()
+
     def images(self, image_ids) -> dict:
         """Return {id: row (id, path, content_hash)} for the given ids of this build."""
         return {row.id: row for row in self._rows(Image.id.in_(list(image_ids)))}
@@ -116,7 +125,9 @@ class IndexedImage(db.Model):
     """An image as a build saw it: its gallery position, content hash and size."""
 
     __tablename__ = "indexed_images"
-    __table_args__ = (Index("indexed_images_position", "build_id", "position", unique=True),)
+    __table_args__ = (Index("indexed_images_position", "build_id", "position", unique=True),
+                      # An upload's exact copies, and a group's same-content members.
+                      Index("indexed_images_content", "build_id", "content_hash"))
 
     build_id: Mapped[int] = mapped_column(primary_key=True)
     image_id: Mapped[int] = mapped_column(primary_key=True)
@@ -128,6 +139,33 @@ class IndexedImage(db.Model):
     cluster: Mapped[int | None] = mapped_column(Integer)  # 0 = the build's largest cluster
     map_x: Mapped[float | None] = mapped_column(Float)    # the 2-D map's place, in [0, 1]
     map_y: Mapped[float | None] = mapped_column(Float)
+    # Where the file came from, for choosing the original among copies (webapp/keeper.py):
+    # Pillow's format name, the JPEG quality its tables imply, the EXIF capture time and the
+    # file's modification time (UTC). NULL where unknown (an object, a header not read).
+    format: Mapped[str | None] = mapped_column(String(8))
+    jpeg_quality: Mapped[int | None] = mapped_column(Integer)
+    captured_at: Mapped[datetime | None]
+    modified_at: Mapped[datetime | None]
+
+
+class RelatedImage(db.Model):
+    """An image's copies and its list of distinct images, where they differ from its list.
+
+    Only images whose stored list holds a copy (of the image, or of another image listed)
+    have rows: for every other image, the list of recommendations is already distinct and
+    its copies are none. kind "copy": an exact copy or near-duplicate of the image, closest
+    first; kind "distinct": the image page's "Most similar", none a copy of the image or of
+    another listed image (webapp/pipeline/neighbors/distinct.py).
+    """
+
+    __tablename__ = "related_images"
+
+    build_id: Mapped[int] = mapped_column(primary_key=True)
+    image_id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)
+    rank: Mapped[int] = mapped_column(primary_key=True)
+    similar_id: Mapped[int] = mapped_column(Integer)
+    score: Mapped[float] = mapped_column(Float)
 
 
 class ClusterCurve(db.Model):
@@ -231,17 +269,17 @@ class StoredEmbedder(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     @classmethod
-    def facts(cls, model_key: str, weights: str,
-              metric: str = "cosine") -> tuple[float | None, int | None]:
+    def facts(cls, model_key: str, weights: str, metric: str = "cosine",
+              session=None) -> tuple[float | None, int | None]:
         """Return (near-duplicate threshold, dimension) of a model, None if unknown.
 
         The threshold is None for random weights (label "none") too: random features make
         unrelated pictures score alike, so a threshold calibrated on them would call mixed
         images near-duplicates. And for the raw-feature metrics: it is a cosine similarity.
-        Only exact copies are told apart then.
+        Only exact copies are told apart then. `session`: the job's (default: the site's).
         """
-        row = db.session.execute(select(cls.near_duplicate_threshold, cls.dim)
-                                 .where(cls.model_key == model_key)).first()
+        row = (session or db.session).execute(select(cls.near_duplicate_threshold, cls.dim)
+                                              .where(cls.model_key == model_key)).first()
         if row is None:
             return None, None
         usable = weights != "none" and metric == "cosine"
@@ -297,3 +335,20 @@ SIMILAR_QUERY = (
     .where(Recommendation.build_id == bindparam("build_id"),
            Recommendation.image_id == bindparam("image_id"))
     .order_by(Recommendation.rank))
+
+RELATED_QUERY = (
+    select(RelatedImage.kind, Image.id, Image.path, IndexedImage.content_hash,
+           RelatedImage.score)
+    .join(Image, Image.id == RelatedImage.similar_id)
+    .join(IndexedImage, (IndexedImage.build_id == RelatedImage.build_id)
+          & (IndexedImage.image_id == RelatedImage.similar_id))
+    .where(RelatedImage.build_id == bindparam("build_id"),
+           RelatedImage.image_id == bindparam("image_id"))
+    .order_by(RelatedImage.kind, RelatedImage.rank))
+
+CONTENT_QUERY = (
+    select(Image.id, Image.path, IndexedImage.content_hash)
+    .join(IndexedImage, IndexedImage.image_id == Image.id)
+    .where(IndexedImage.build_id == bindparam("build_id"),
+           IndexedImage.content_hash == bindparam("content_hash"))
+    .order_by(IndexedImage.position))

@@ -14,7 +14,8 @@ from .active_index import served_index
 from .errors import wants_json
 from .imaging import THUMBNAIL_SIZE, DecodedInput
 from .models import Build
-from .search import SearchUnavailable, content_hash, query_embedder, search, search_matrix
+from .search import (Match, SearchUnavailable, content_hash, query_embedder, search,
+                     search_matrix)
 from .uploads import MAX_K, UploadError, requested_k, too_large_message, uploaded_image
 
 bp = Blueprint("search", __name__)
@@ -38,10 +39,28 @@ def run_search() -> tuple[Build, list[dict], DecodedInput]:
     # Decoded before the matrix loads: a bad upload costs a cold worker no index load.
     upload = decoded_upload(embedder, data)
     matches = search_served(served, embedder, upload, k)
+    own_hash = content_hash(data)
+    matches = exact_first(build, own_hash, matches, k)
     rows = build.images(m.image_id for m in matches)
-    return build, tiers.entries(served.threshold, content_hash(data),
+    return build, tiers.entries(served.threshold, own_hash,
                                 [rows[m.image_id] for m in matches],
                                 [m.score for m in matches]), upload
+
+
+def exact_first(build: Build, own_hash: str, matches: list[Match], k: int) -> list[Match]:
+    """Put the indexed files with the upload's very bytes first, whatever the model says.
+
+    A byte-identical file is the upload: with random or weak weights its vector may rank
+    it below others (a near-zero vector, engines that disagree in the last bits).
+    """
+    same = [row.id for row in build.with_content(own_hash)]
+    if not same:
+        return matches
+    found = {m.image_id: m.score for m in matches}
+    best = matches[0].score if matches else 1.0
+    perfect = {"cosine": 1.0, "euclidean": 0.0}.get(build.metric)
+    exact = [Match(i, perfect if perfect is not None else found.get(i, best)) for i in same]
+    return (exact + [m for m in matches if m.image_id not in set(same)])[:k]
 
 
 def search_served(served, embedder, upload: DecodedInput, k: int):

@@ -3,8 +3,8 @@ import math
 
 from flask import Blueprint, abort, current_app, render_template, request
 
-from . import tiers
 from .active_index import served_index
+from .image_lists import image_lists
 from .page_cache import cached_page
 from .files import image_links
 
@@ -34,10 +34,10 @@ def image(image_id: int):
     served = served_index()
     build = served.build or abort(404)
     row = build.image(image_id) or abort(404)
-    similar = tiers.entries(served.threshold, row.content_hash, build.similar(image_id))
+    lists = image_lists(served, row)
     # Previous and next in gallery order, and the gallery page the image is on.
     around = build.at_positions([row.position - 1, row.position + 1])
     return render_template("image.html", build=build, image=dict(image_links(row), row=row),
-                           similar=similar, previous=around.get(row.position - 1),
+                           similar=lists.distinct, copies=lists.copies, previous=around.get(row.position - 1),
                            next=around.get(row.position + 1),
                            gallery_page=row.position // current_app.config["PER_PAGE"] + 1)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from sqlalchemy.orm import Session
 
-from ..models import FAILED, Build, utcnow
+from ..models import FAILED, Build, StoredEmbedder, utcnow
 from . import search_index, store
 from .autoencoder_weights import TRAIN, AutoencoderWeights, ensure_report_stored, resolve
 from .explore.stage import Exploration, explore
@@ -20,6 +20,8 @@ from ..metrics import DEFAULT_METRIC, METRICS
 from .models.registry import DEFAULT_INVARIANCE, DEFAULT_MODEL, Embedder
 from .embedding import embed_new
 from .neighbors import choose_method
+from .neighbors.distinct import Copies, related_images
+from .signatures import ThumbnailSignatures
 from .locations import SourceError, is_remote
 from .reader import existing_thumbnails
 from .scan import Skip, scan_source, source_root
@@ -212,6 +214,10 @@ def _build(session: Session, build: Build, root: str, choice: Choice, embedder: 
                                                 options.progress, options.metric)
     timings["neighbors_seconds"] = time.perf_counter() - tick
     timings.update(neighbors=method, recall_at_k=recall)
+    tick = time.perf_counter()
+    related = find_copies(session, build, good, units, vectors, ids, options)
+    timings.update(copies_seconds=time.perf_counter() - tick, images_with_copies=related.images,
+                   short_distinct_lists=related.short)
     # Clusters and the map are of the directions, as cosine sees them, whatever the metric.
     exploration = explore(units, options.clusters, options.map_method)
     timings.update(exploration.timings)
@@ -219,9 +225,10 @@ def _build(session: Session, build: Build, root: str, choice: Choice, embedder: 
     tick = time.perf_counter()
     id_of = store.image_ids(session, [f.path for f in good])
     rows = [(id_of[f.path], f.content_hash, known[f.content_hash].width,
-             known[f.content_hash].height, f.file_size) for f in good]
+             known[f.content_hash].height, f.file_size, f.facts.format, f.facts.jpeg_quality,
+             f.facts.captured_at, f.modified_at) for f in good]
     store.save_build_rows(session, build.id, rows, ids, scores, exploration.labels,
-                          exploration.places)
+                          exploration.places, related.rows)
     save_exploration(session, build, exploration)
     searchable = build_search_index(session, build, vectors, options)
     seconds = time.perf_counter() - started
@@ -236,6 +243,16 @@ def _build(session: Session, build: Build, root: str, choice: Choice, embedder: 
                    choice.label, choice.precision, timings, method, recall, changes,
                    searchable and searchable.kind, searchable and searchable.recall_at_10,
                    stages.description)
+
+
+def find_copies(session: Session, build: Build, good, units: np.ndarray, vectors: np.ndarray,
+                ids: np.ndarray, options: BuildOptions):
+    """Return each image's copies and distinct list where its list holds copies."""
+    threshold, _ = StoredEmbedder.facts(build.model_key, build.weights, build.metric, session)
+    hashes = [f.content_hash for f in good]
+    signatures = ThumbnailSignatures(options.thumbnail_dir, hashes, build.invariance)
+    return related_images(Copies(units, hashes, threshold, signatures.same_pixels), vectors,
+                          ids, options.k, options.metric)
 
 
 def build_search_index(session: Session, build: Build, vectors: np.ndarray,

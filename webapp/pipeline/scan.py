@@ -4,8 +4,10 @@ from __future__ import annotations
 import hashlib
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
 
+from ..picture_facts import PictureFacts, read_facts  # Pillow only: no torch
 from . import locations
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
@@ -18,6 +20,10 @@ class ScannedFile:
     full_path: str
     file_size: int = 0
     content_hash: str = ""
+    # What the header says (format, JPEG quality, capture time) and the file's modification
+    # time: the duplicates page tells an original from its copies with them.
+    facts: PictureFacts = field(default_factory=PictureFacts)
+    modified_at: datetime | None = None
 
 
 @dataclass
@@ -115,15 +121,27 @@ def content_hasher():
     return hashlib.blake2b(digest_size=16)
 
 
-def file_digest(full_path: str) -> tuple[int, str]:
-    """Return (size in bytes, blake2b-128 hex digest) of a file's content."""
+def file_digest(full_path: str) -> tuple[int, str, PictureFacts]:
+    """Return (size in bytes, blake2b-128 hex digest, header facts) of a file's content.
+
+    The facts come from the first chunk, which the hash reads anyway: no second read.
+    """
     digest = content_hasher()
-    size = 0
+    size, facts = 0, None
     with locations.open_binary(full_path) as f:
         while chunk := f.read(HASH_CHUNK):
+            if facts is None:
+                facts = read_facts(chunk)
             digest.update(chunk)
             size += len(chunk)
-    return size, digest.hexdigest()
+    return size, digest.hexdigest(), facts or PictureFacts()
+
+
+def modified_time(full_path: str) -> datetime | None:
+    """Return a local file's modification time (UTC, naive), None for an object."""
+    if locations.is_remote(full_path):
+        return None
+    return datetime.fromtimestamp(os.stat(full_path).st_mtime, timezone.utc).replace(tzinfo=None)
 
 
 def hash_files(files: list[ScannedFile], threads: int = 4) -> tuple[list[ScannedFile], list[Skip]]:
@@ -134,7 +152,8 @@ def hash_files(files: list[ScannedFile], threads: int = 4) -> tuple[list[Scanned
     """
     def one(f: ScannedFile):
         try:
-            f.file_size, f.content_hash = file_digest(f.full_path)
+            f.file_size, f.content_hash, f.facts = file_digest(f.full_path)
+            f.modified_at = modified_time(f.full_path)
             return None
         except OSError as exc:
             return Skip(f.path, f"unreadable: {exc.strerror or exc}")

@@ -14,7 +14,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from ..models import (ACTIVE, FAILED, RETIRED, RUNNING, SUPERSEDED, Build, ClusterCurve,
-                      Embedding, Image, IndexedImage, Recommendation, SearchIndex, utcnow)
+                      Embedding, Image, IndexedImage, Recommendation, RelatedImage,
+                      SearchIndex, utcnow)
 COPY_CHUNK_ROWS = 200_000
 
 
@@ -132,21 +133,26 @@ def save_embeddings(session: Session, model_key: str,
     session.commit()
 
 
-def save_build_rows(session: Session, build_id: int,
-                    images: list[tuple[int, str, int, int, int]], ids: np.ndarray,
-                    scores: np.ndarray, clusters: np.ndarray | None = None,
-                    places: np.ndarray | None = None) -> None:
-    """Store a build's images (id, hash, width, height, size; in gallery order) and lists.
+ORIGIN_COLUMNS = ["format", "jpeg_quality", "captured_at", "modified_at"]
 
+
+def save_build_rows(session: Session, build_id: int, images: list[tuple], ids: np.ndarray,
+                    scores: np.ndarray, clusters: np.ndarray | None = None,
+                    places: np.ndarray | None = None, related: list[tuple] = ()) -> None:
+    """Store a build's images, their lists and their copies and distinct lists.
+
+    `images` (in gallery order): (id, hash, width, height, size, *ORIGIN_COLUMNS' values).
     `ids` are positions into `images`, as the neighbour search returns them; `clusters` and
-    `places` (x, y) are per image in the same order, or None where the build has none.
+    `places` (x, y) are per image in the same order, or None where the build has none;
+    `related` rows are (position, kind, rank, other position, score) (neighbors/distinct.py).
     """
     connection = session.connection()
     bulk_insert(connection, IndexedImage.__tablename__,
                 ["build_id", "image_id", "position", "content_hash", "width", "height",
-                 "file_size", "cluster", "map_x", "map_y"],
-                ((build_id, image_id, position, h, w, ht, size, *explored)
-                 for position, ((image_id, h, w, ht, size), explored)
+                 "file_size", *ORIGIN_COLUMNS, "cluster", "map_x", "map_y"],
+                ((build_id, image[0], position, *image[1:5], *origin_values(image[5:]),
+                  *explored)
+                 for position, (image, explored)
                  in enumerate(zip(images, explored_values(len(images), clusters, places)))))
     image_id_of = np.array([row[0] for row in images], dtype=np.int64)
     similar_ids = image_id_of[ids] if ids.size else ids
@@ -155,7 +161,16 @@ def save_build_rows(session: Session, build_id: int,
                 ((build_id, int(image_id_of[i]), rank, int(similar_ids[i, rank]),
                   float(scores[i, rank]))
                  for i in range(len(images)) for rank in range(ids.shape[1])))
+    bulk_insert(connection, RelatedImage.__tablename__,
+                ["build_id", "image_id", "kind", "rank", "similar_id", "score"],
+                ((build_id, int(image_id_of[row]), kind, rank, int(image_id_of[other]), score)
+                 for row, kind, rank, other, score in related))
     session.commit()
+
+
+def origin_values(values: tuple) -> tuple:
+    """Return an image's ORIGIN_COLUMNS values, None for each one not given."""
+    return tuple(values) + (None,) * (len(ORIGIN_COLUMNS) - len(values))
 
 
 def explored_values(count: int, clusters: np.ndarray | None, places: np.ndarray | None):
@@ -200,7 +215,7 @@ def retire_old_builds(session: Session) -> None:
         Build.id.not_in(keep), Build.status.in_([SUPERSEDED, FAILED, RUNNING]))).all()
     if not old:
         return
-    for table in (IndexedImage, Recommendation, ClusterCurve, SearchIndex):
+    for table in (IndexedImage, Recommendation, RelatedImage, ClusterCurve, SearchIndex):
         session.execute(delete(table).where(table.build_id.in_(old)))
     session.execute(update(Build).where(Build.id.in_(old), Build.status == SUPERSEDED)
                        .values(status=RETIRED))

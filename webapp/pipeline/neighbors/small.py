@@ -40,14 +40,21 @@ def top_k_of_rows(base: np.ndarray, start: int, stop: int, kk: int, metric: str 
     A row's list does not depend on the rows it is searched with: the Ray job searches
     blocks of rows in separate tasks and gets the lists of one small_top_k.
     """
+    return top_k_of_selected(base, np.arange(start, stop), kk, metric)
+
+
+def top_k_of_selected(base: np.ndarray, selected: np.ndarray, kk: int, metric: str = "cosine"
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """Return the top-kk (ids, scores) of the rows `selected` (any row numbers, in order)."""
     n, dim = base.shape
-    ids, scores = np.empty((stop - start, kk), np.int64), np.empty((stop - start, kk), np.float32)
+    count = len(selected)
+    ids, scores = np.empty((count, kk), np.int64), np.empty((count, kk), np.float32)
     squares = np.einsum("nd,nd->n", base, base) if metric != "cosine" else None
     m = min(n - 1, kk + MARGIN)
     block_rows = max(1, min(BLOCK_ROWS, BLOCK_VALUES // n))
-    for first in range(start, stop, block_rows):
-        rows = np.arange(first, min(stop, first + block_rows))
-        at = rows - start
+    for first in range(0, count, block_rows):
+        at = np.arange(first, min(count, first + block_rows))
+        rows = selected[at]
         block = base[rows] @ base.T
         if metric == "euclidean":  # minus the squared distance: |a|^2 + |b|^2 - 2 a.b
             block = 2 * block - squares[rows, None] - squares[None, :]
@@ -57,8 +64,8 @@ def top_k_of_rows(base: np.ndarray, start: int, stop: int, kk: int, metric: str 
         if m < n - 1:  # else every other vector was a candidate
             error = score_error(dim, rows, squares, metric)
             fence = np.take_along_axis(block, cand, 1).min(axis=1)
-            for row in rows[scores[at, -1] - error <= fence + error]:
-                ids[row - start], scores[row - start] = full_row(base, row, kk, metric)
+            for i in np.flatnonzero(scores[at, -1] - error <= fence + error):
+                ids[at[i]], scores[at[i]] = full_row(base, rows[i], kk, metric)
     if metric == "cosine":
         np.clip(scores, -1.0, 1.0, out=scores)
     elif metric == "euclidean":
