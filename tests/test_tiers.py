@@ -17,15 +17,16 @@ from conftest import ROOT, new_postgres_database, run_build
 from scripts.demo_images import make_collection
 from test_pipeline import query
 from webapp import create_app
-from webapp.duplicates import group_links
+from webapp.duplicate_groups import PairScores, group_contents, weakest_pair
 from webapp.pipeline.models.calibration import EDITS, calibrate_vectors, choose_threshold
 from webapp.tiers import tier
 
 EXACT_PAIR = ["copies/exact.jpg", "group-00/picture-00.jpg"]
 NEAR_GROUP = ["copies/reencoded.jpg", "copies/resized.jpg", "group-01/picture-00.jpg"]
-# The copy each group suggests keeping comes first: the first-indexed of two equal files; the
-# original (full size, larger file) of the near-duplicates.
-EXACT_SHOWN = EXACT_PAIR
+# The copy each group suggests keeping comes first: of two equal files the older one (the
+# copy was written after it); of the near-duplicates the original (most pixels, then the
+# highest JPEG quality).
+EXACT_SHOWN = EXACT_PAIR[::-1]
 NEAR_SHOWN = [NEAR_GROUP[2], *NEAR_GROUP[:2]]
 
 
@@ -59,11 +60,15 @@ def test_calibration_reports_recall_per_edit():
     assert all(e["recall"] == 1.0 for e in report["edits"].values())
 
 
-def test_groups_are_connected_components_in_gallery_order():
-    links = [(5, 9), (9, 7), (2, 3), (3, 2)]
-    groups = group_links(links, {2: "h", 3: "h"})
-    assert [(g.tier, g.positions) for g in groups] == [("exact", [2, 3]),
-                                                      ("near-duplicate", [5, 7, 9])]
+def test_groups_do_not_chain_through_a_third_image():
+    """A ~ B and B ~ C, but A is no copy of C: A and B group (their pair is best), C alone."""
+    vectors = {h: np.array(v, dtype=np.float32) for h, v in
+               {"a": [1, 0], "b": [0.8, 0.6], "c": [0.28, 0.96], "d": [0, 1]}.items()}
+    score = PairScores({h: v / np.linalg.norm(v) for h, v in vectors.items()})
+    pairs = [("a", "b"), ("c", "b"), ("c", "d")]  # the copy pairs the job found
+    groups = group_contents(pairs, score, {"a": 0, "b": 1, "c": 2, "d": 3})
+    assert groups == [["a", "b"], ["c", "d"]]
+    assert weakest_pair(["a", "b"], score)[0] == score("a", "b")
 
 
 def write_duplicates_collection(root):
@@ -109,7 +114,10 @@ def test_duplicate_groups_api(dup_client):
     assert (exact["tier"], exact["size"], paths(exact["images"])) == ("exact", 2, EXACT_SHOWN)
     assert (near["tier"], paths(near["images"])) == ("near-duplicate", NEAR_SHOWN)
     assert set(exact["images"][0]) == {"id", "path", "url", "thumbnail_url", "name", "width",
-                                       "height", "file_size", "score", "keep"}
+                                       "height", "file_size", "format", "jpeg_quality",
+                                       "captured_at", "modified_at", "score", "keep",
+                                       "protected"}
+    assert exact["reason"].startswith("oldest file") and near["reason"].startswith("highest quality")
     second = dup_client.get("/api/duplicates?page=2&per_page=1").get_json()
     assert second["groups"] == [near] and (second["page"], second["per_page"]) == (2, 1)
     assert dup_client.get("/api/duplicates?page=3&per_page=1").get_json()["groups"] == []
