@@ -4,10 +4,13 @@ import os
 bind = f"0.0.0.0:{os.environ.get('PORT', '5000')}"
 # Heroku sets WEB_CONCURRENCY from the dyno's size; 2 suits a small dyno or a 2-core machine.
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-# Sync workers: pages are short CPU work. Measured with wrk on 2 cores (README, Performance),
-# gthread's kept-alive connections stay with one worker and doubled p99. GUNICORN_CMD_ARGS
-# (read by gunicorn itself) can still change any of this, e.g. "--worker-class gthread".
-worker_class = "sync"
+# Threaded workers: a sync worker reads a request's body itself, so one slow upload (a client
+# trickling 20 MB) held a whole worker for up to `timeout`; with threads the others keep
+# answering (without a front proxy that buffers bodies). Searches stay bounded
+# per worker (SEARCHES_PER_WORKER), pages are short CPU work. GUNICORN_CMD_ARGS (read by
+# gunicorn itself) can still change any of this, e.g. "--worker-class sync".
+worker_class = "gthread"
+threads = int(os.environ.get("WEB_THREADS", "4"))
 # The router gives up after 30 s; a worker stuck longer than that is killed and replaced.
 timeout = 30
 graceful_timeout = 20

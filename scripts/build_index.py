@@ -26,6 +26,7 @@ from webapp.db import db  # noqa: E402
 from webapp.metrics import DEFAULT_METRIC, METRICS  # noqa: E402
 from webapp.pipeline.search_index import OPTIONS as SEARCH_INDEX_OPTIONS  # noqa: E402
 from webapp.pipeline.runner import BuildError, BuildOptions, run_build  # noqa: E402
+from webapp.pipeline.run_lock import RunLocked, one_run_at_a_time  # noqa: E402
 from webapp.pipeline.store import ensure_schema  # noqa: E402
 
 EXIT_FAILED = 1
@@ -133,7 +134,7 @@ def main(argv=None) -> int:
                                epochs=args.epochs, batch_size=args.train_batch_size),
                            retrain=args.retrain)
     try:
-        with app.app_context():
+        with app.app_context(), one_run_at_a_time(db.session):
             ensure_schema()  # Flask-Migrate's upgrade: the one step that needs the app
             summary = run_build(db.session, options)
     except WeightsUnavailable as exc:
@@ -143,7 +144,7 @@ def main(argv=None) -> int:
         print(f"error: database unreachable or failing: {exc.__class__.__name__}: "
               f"{str(exc).splitlines()[0]}", file=sys.stderr)
         return EXIT_FAILED
-    except (BuildError, RuntimeError) as exc:
+    except (BuildError, RunLocked, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
@@ -151,6 +152,9 @@ def main(argv=None) -> int:
         return 130
     for skip in summary.skipped:
         print(f"skipped {skip.path}: {skip.reason}", file=sys.stderr)
+    if summary.retire_error:
+        print(f"warning: the new index is serving; older builds were not all retired "
+              f"({summary.retire_error}): the next run retires them", file=sys.stderr)
     print(summary.line(), flush=True)
     return 0
 

@@ -126,3 +126,42 @@ def test_thumbnail_is_content_addressed_and_bounded(tmp_path):
     with Image.open(path) as thumb:
         assert thumb.size == (320, 160) and thumb.format == "JPEG"
     assert list(tmp_path.rglob("*.tmp")) == []
+
+
+def whole_rgb(img: Image.Image) -> np.ndarray:
+    """The conversion of earlier versions, on the whole image at once (float64 copies)."""
+    if img.mode == "I;16":
+        img = Image.fromarray(np.clip(np.asarray(img, np.float64) / 257.0, 0, 255)
+                              .astype(np.uint8), "L")
+    if img.mode in ("RGBA", "LA"):
+        white = Image.new("RGBA", img.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(white, img.convert("RGBA"))
+    return np.asarray(img.convert("RGB"))
+
+
+def gradient(mode: str, width: int, height: int) -> Image.Image:
+    rng = np.random.default_rng(0)
+    if mode == "I;16":
+        return Image.fromarray(rng.integers(0, 65536, (height, width), dtype=np.uint16))
+    return Image.fromarray(rng.integers(0, 256, (height, width, 4), dtype=np.uint8), "RGBA")
+
+
+@pytest.mark.parametrize("mode", ["I;16", "RGBA"])
+def test_stripes_give_the_pixels_of_a_whole_image_conversion(mode):
+    """3 megapixels: converted in stripes, not reduced, every pixel as before."""
+    img = gradient(mode, 2500, 1200)
+    rgb = open_rgb(encoded(img, "PNG"), 320).rgb
+    assert rgb.size == (2500, 1200)
+    assert np.array_equal(np.asarray(rgb), whole_rgb(img))
+
+
+@pytest.mark.parametrize("mode", ["I;16", "RGBA"])
+def test_a_huge_image_is_box_reduced_while_converted(mode):
+    """Past 16 megapixels: reduced by an integer factor to at least twice the decode size,
+    the same pixels as the whole conversion reduced."""
+    img = gradient(mode, 5000, 3400)
+    rgb = open_rgb(encoded(img, "PNG", compress_level=1), 320).rgb
+    factor = 3400 // 640
+    assert rgb.size == (-(-5000 // factor), -(-3400 // factor)) and min(rgb.size) >= 640
+    expected = Image.fromarray(whole_rgb(img)).reduce(factor)
+    assert np.array_equal(np.asarray(rgb), np.asarray(expected))

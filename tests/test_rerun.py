@@ -80,10 +80,10 @@ def test_a_new_k_or_new_weights_recompute_what_they_need(tmp_path):
     assert sorted(n for _, n in keys) == [18, 18]
 
 
-def start_build(source, url, thumbs):
+def start_build(source, url, thumbs, *extra):
     cmd = [sys.executable, str(ROOT / "scripts" / "build_index.py"), str(source),
            "--database-url", url, "--thumbnail-dir", str(thumbs), "--weights", "none",
-           "--no-progress", "--workers", "0", "--batch-size", "4"]
+           "--no-progress", "--workers", "0", "--batch-size", "4", *map(str, extra)]
     return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
 
@@ -160,3 +160,21 @@ def test_ctrl_c_stops_with_a_message_and_keeps_the_old_index(empty_postgres_url,
     assert "previous index keeps serving" in stderr.strip().splitlines()[-1]
     assert query(url, "SELECT image_count FROM builds WHERE status = 'active'") == [(12,)]
     assert ("failed",) in query(url, "SELECT status FROM builds")
+
+
+def test_ctrl_c_while_retiring_leaves_the_new_index_serving(empty_postgres_url, tmp_path):
+    """The third run retires the first; it is held (and interrupted) at a table that only
+    retiring writes, after its publish (no clusters: the runs store no cluster curve)."""
+    url, source = empty_postgres_url, tmp_path / "source"
+    make_source(source, groups=2)
+    for k in (2, 3):
+        assert run_build(source, url, tmp_path / "t", "--k", k, "--clusters", 0).returncode == 0
+    with table_locked(url, "cluster_curves"):
+        process = start_build(source, url, tmp_path / "t", "--clusters", 0)
+        wait_until_blocked_on(url, "cluster_curves", process)
+        process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0, stderr
+    assert "the next run retires them" in stderr and "indexed 12 images" in stdout
+    assert query(url, "SELECT k FROM builds WHERE status = 'active'") == [(10,)]
+    assert {len(similar) for similar in active_lists(url).values()} == {10}

@@ -93,13 +93,15 @@ def test_bad_uploads_get_400_with_a_message(client, data, field, message):
 
 
 @pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
-@pytest.mark.parametrize("width,height", [(30_000, 30_000), (10_000, 10_000)])
+@pytest.mark.parametrize("width,height", [(30_000, 30_000), (10_000, 10_000), (8000, 6300)])
 def test_decompression_bombs_are_refused_without_decoding(client, width, height):
-    """Over twice Pillow's limit it refuses at open; over the limit, the site refuses too."""
+    """Over twice Pillow's limit it refuses at open; over MAX_UPLOAD_MEGAPIXELS (50), the
+    site refuses before decoding."""
     started = time.perf_counter()
     response = upload(client, png_header(width, height), name="bomb.png")
-    assert response.status_code == 400
+    assert response.status_code == 413
     assert "too large to decode safely" in response.get_json()["error"]
+    assert "limited to 50 megapixels" in response.get_json()["error"]
     assert time.perf_counter() - started < 2  # decoding 100+ megapixels would take longer
 
 

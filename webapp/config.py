@@ -41,6 +41,12 @@ class Config:
         self.THUMBNAIL_DIR = env.get("THUMBNAIL_DIR") or os.path.join(instance_path, "thumbnails")
         self.MAX_UPLOAD_MB = float(env.get("MAX_UPLOAD_MB", "20"))
         self.MAX_CONTENT_LENGTH = int(self.MAX_UPLOAD_MB * 1024 * 1024)
+        # Uploads are decoded in the worker, up to 4 bytes a pixel (Pillow alone allows 179
+        # megapixels): larger ones answer 413 before any pixel is decoded.
+        self.MAX_UPLOAD_MEGAPIXELS = float(env.get("MAX_UPLOAD_MEGAPIXELS", "50"))
+        # Searches one worker runs at once (each holds a decoded upload); more answer 503
+        # with Retry-After rather than add their memory to the worker's.
+        self.SEARCHES_PER_WORKER = int(env.get("SEARCHES_PER_WORKER", "1"))
         self.PER_PAGE = int(env.get("PER_PAGE", "48"))
         # onnxruntime threads per worker for search by upload; one each suits a worker per core.
         self.SEARCH_THREADS = int(env.get("SEARCH_THREADS", "1"))

@@ -13,7 +13,7 @@ import tempfile
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
 # Pillow's own decompression-bomb limit (Image.MAX_IMAGE_PIXELS) is kept as it is: files over
 # twice the limit raise DecompressionBombError at open, before any pixel is decoded.
@@ -22,11 +22,27 @@ THUMBNAIL_SIZE = 320
 THUMBNAIL_QUALITY = 85
 SIXTEEN_BIT_MODES = {"I;16", "I;16L", "I;16B", "I;16N"}
 EXIF_ORIENTATION = 0x0112
+# How EXIF orientations 2-8 are undone (what ImageOps.exif_transpose does, applied here to
+# the small converted image rather than as a full-size copy of the decoded one).
+UPRIGHT = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180,
+           4: Image.Transpose.FLIP_TOP_BOTTOM, 5: Image.Transpose.TRANSPOSE,
+           6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+           8: Image.Transpose.ROTATE_90}
+# Past this many decoded pixels an image is box-reduced by an integer factor (to at least
+# REDUCING_GAP times the decode size, as Pillow's thumbnail does) while it is converted, so
+# neither the conversion nor its RGB result costs a full-size copy. At or below it the
+# pixels are exactly those of earlier versions: the embeddings stored for ordinary files
+# stay valid. JPEGs are scaled in the decoder already (draft), so this is for the others.
+REDUCE_ABOVE_PIXELS = 16_000_000
+REDUCING_GAP = 2
+# Pixels converted at a time: the float (16-bit) and RGBA (transparency) temporaries of a
+# conversion cost a few MB, whatever the size of the image.
+STRIPE_PIXELS = 1 << 20
 
 
 @dataclass
 class DecodedImage:
-    rgb: Image.Image  # possibly reduced by JPEG draft decoding, never smaller than asked for
+    rgb: Image.Image  # possibly reduced (JPEG draft, box reduction), never below the size asked
     width: int        # of the original file, after EXIF orientation
     height: int
 
@@ -43,30 +59,68 @@ def open_rgb(source, min_size: int, max_pixels: int | None = None) -> DecodedIma
         if max_pixels and width * height > max_pixels:
             raise Image.DecompressionBombError(
                 f"{width} x {height} pixels is more than the {max_pixels} allowed")
-        if img.getexif().get(EXIF_ORIENTATION) in (5, 6, 7, 8):
+        orientation = img.getexif().get(EXIF_ORIENTATION)
+        if orientation in (5, 6, 7, 8):
             width, height = height, width
         # JPEG only: decode at 1/2, 1/4 or 1/8 scale when that still leaves min_size pixels;
         # it is several times faster for camera-sized photos.
         img.draft("RGB", (min_size, min_size))
         img.load()
-        upright = ImageOps.exif_transpose(img)
-        return DecodedImage(to_rgb(upright), width, height)
+        rgb = to_rgb(img, reduction(img.size, min_size))
+        return DecodedImage(upright(rgb, orientation), width, height)
 
 
-def to_rgb(img: Image.Image) -> Image.Image:
-    """Convert any Pillow mode to RGB: alpha over white, 16-bit scaled rather than clipped."""
+def reduction(size: tuple[int, int], min_size: int) -> int:
+    """Return the integer factor a decoded image of `size` is box-reduced by (1: none)."""
+    width, height = size
+    if width * height <= REDUCE_ABOVE_PIXELS:
+        return 1
+    return max(1, min(width, height) // (REDUCING_GAP * min_size))
+
+
+def upright(rgb: Image.Image, orientation: int | None) -> Image.Image:
+    """Undo the EXIF orientation of an image converted from the file."""
+    method = UPRIGHT.get(orientation)
+    return rgb.transpose(method) if method is not None else rgb
+
+
+def to_rgb(img: Image.Image, factor: int = 1) -> Image.Image:
+    """Convert any Pillow mode to RGB, box-reduced by `factor`: a stripe at a time, so that
+    no conversion makes a full-size float or RGBA copy."""
     if img.mode == "RGB":
-        return img
+        return img.reduce(factor) if factor > 1 else img
+    scale = sixteen_bit_values(img)
+    width, height = img.size
+    rows = factor * max(1, STRIPE_PIXELS // (width * factor))  # whole boxes per stripe
+    if rows >= height:
+        return stripe_rgb(img, scale, factor)
+    out = Image.new("RGB", (-(-width // factor), -(-height // factor)))
+    for top in range(0, height, rows):
+        stripe = img.crop((0, top, width, min(top + rows, height)))
+        out.paste(stripe_rgb(stripe, scale, factor), (0, top // factor))
+    return out
+
+
+def sixteen_bit_values(img: Image.Image) -> bool:
+    """Return whether the image's values are 16-bit (scaled to 8 bits rather than clipped)."""
+    if img.mode in SIXTEEN_BIT_MODES:
+        return True
+    return img.mode in ("I", "F") and img.getextrema()[1] > 255
+
+
+def stripe_rgb(img: Image.Image, scale: bool, factor: int) -> Image.Image:
+    """Convert (part of) an image to RGB: alpha over white, 16-bit values scaled if `scale`."""
     if img.mode in SIXTEEN_BIT_MODES or img.mode in ("I", "F"):
         values = np.asarray(img, dtype=np.float64)
-        if img.mode in SIXTEEN_BIT_MODES or values.max(initial=0) > 255:
+        if scale:
             values = values / 257.0
         img = Image.fromarray(np.clip(values, 0, 255).astype(np.uint8), "L")
     if img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in img.info:
         rgba = img.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(white, rgba).convert("RGB")
-    return img.convert("RGB")
+        img = Image.alpha_composite(white, rgba)
+    rgb = img.convert("RGB")
+    return rgb.reduce(factor) if factor > 1 else rgb
 
 
 RESAMPLING = {"bilinear": Image.Resampling.BILINEAR, "bicubic": Image.Resampling.BICUBIC}

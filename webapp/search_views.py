@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import logging
+import threading
 
-from flask import Blueprint, jsonify, render_template
+from flask import Blueprint, current_app, jsonify, render_template
 from PIL import Image
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -20,6 +22,22 @@ from .uploads import MAX_K, UploadError, requested_k, too_large_message, uploade
 
 bp = Blueprint("search", __name__)
 log = logging.getLogger(__name__)
+SLOTS = "search_slots"
+bp.record_once(lambda state: state.app.extensions.setdefault(
+    SLOTS, threading.BoundedSemaphore(state.app.config["SEARCHES_PER_WORKER"])))
+
+
+@contextlib.contextmanager
+def search_slot():
+    """Hold one of this worker's search slots; raise UploadError (503) when all are taken."""
+    slots = current_app.extensions[SLOTS]
+    if not slots.acquire(blocking=False):
+        raise UploadError("the server is busy with other searches; try again in a moment",
+                          503, retry_after=1)
+    try:
+        yield
+    finally:
+        slots.release()
 
 
 def run_search() -> tuple[Build, list[dict], DecodedInput]:
@@ -30,15 +48,16 @@ def run_search() -> tuple[Build, list[dict], DecodedInput]:
     """
     served = served_index()
     build = served.build
-    data = uploaded_image()
+    data = uploaded_image()  # read whole before taking a slot: a slow client holds none
     k = requested_k(build.k if build else MAX_K)
-    try:
-        embedder = query_embedder(served)
-    except SearchUnavailable as exc:
-        raise UploadError(str(exc), 503) from None
-    # Decoded before the matrix loads: a bad upload costs a cold worker no index load.
-    upload = decoded_upload(embedder, data)
-    matches = search_served(served, embedder, upload, k)
+    with search_slot():
+        try:
+            embedder = query_embedder(served)
+        except SearchUnavailable as exc:
+            raise UploadError(str(exc), 503) from None
+        # Decoded before the matrix loads: a bad upload costs a cold worker no index load.
+        upload = decoded_upload(embedder, data)
+        matches = search_served(served, embedder, upload, k)
     own_hash = content_hash(data)
     matches = exact_first(build, own_hash, matches, k)
     rows = build.images(m.image_id for m in matches)
@@ -77,11 +96,13 @@ def search_served(served, embedder, upload: DecodedInput, k: int):
 
 def decoded_upload(embedder, data: bytes) -> DecodedInput:
     """Return the upload decoded and cut; raise UploadError if it cannot be decoded."""
-    # An upload bigger than Pillow's limit is refused, not only warned about as the job does.
+    # Far below Pillow's limit (which the job keeps): a worker decodes up to 4 bytes a pixel.
+    megapixels = current_app.config["MAX_UPLOAD_MEGAPIXELS"]
     try:
-        return embedder.model_input(data, Image.MAX_IMAGE_PIXELS)
+        return embedder.model_input(data, int(megapixels * 1_000_000))
     except Image.DecompressionBombError as exc:
-        raise UploadError(f"the image is too large to decode safely: {exc}") from None
+        raise UploadError(f"the image is too large to decode safely ({exc}); uploads are "
+                          f"limited to {megapixels:g} megapixels", 413) from None
     except Exception as exc:  # decoding touches no database: any failure is the upload's
         log.info("unreadable upload: %s: %s", exc.__class__.__name__, exc)
         raise UploadError("the upload is not an image this site can read "
@@ -101,7 +122,7 @@ def page_results():
         build, results, upload = run_search()
     except UploadError as exc:
         return render_template("search.html", build=served_index().build, results=None,
-                               error=exc.message), exc.status
+                               error=exc.message), exc.status, exc.headers()
     return render_template("search.html", build=build, results=results,
                            preview=preview_url(upload.decoded.rgb))
 
@@ -121,7 +142,7 @@ def api_search():
     try:
         build, results, _ = run_search()
     except UploadError as exc:
-        return jsonify(error=exc.message), exc.status
+        return jsonify(error=exc.message), exc.status, exc.headers()
     return jsonify(results=results, metric=build.metric)
 
 

@@ -24,9 +24,12 @@ class InMemoryRequest(Request):
 class UploadError(Exception):
     """An upload that cannot be searched with; `status` is the HTTP status to answer."""
 
-    def __init__(self, message: str, status: int = 400):
+    def __init__(self, message: str, status: int = 400, retry_after: int | None = None):
         super().__init__(message)
-        self.message, self.status = message, status
+        self.message, self.status, self.retry_after = message, status, retry_after
+
+    def headers(self) -> dict:
+        return {"Retry-After": str(self.retry_after)} if self.retry_after else {}
 
 
 def uploaded_image() -> bytes:

@@ -24,6 +24,7 @@ from .neighbors.distinct import Copies, related_images
 from .signatures import ThumbnailSignatures
 from .locations import SourceError, is_remote
 from .reader import existing_thumbnails
+from .run_lock import RunLocked, one_run_at_a_time
 from .scan import Skip, scan_source, source_root
 from .stages import OneMachine, stages_for
 
@@ -76,6 +77,7 @@ class Summary:
     search_index: str | None = None   # the approximate search index's kind, where one was built
     search_recall: float | None = None  # its recall@10 against exact search, on a sample
     where: str = OneMachine.description  # where the stages ran (stages.py)
+    retire_error: str | None = None  # why old builds were left for the next run to retire
 
     def line(self) -> str:
         """Return the one-line summary the job prints last."""
@@ -120,6 +122,15 @@ def run_build(session: Session, options: BuildOptions) -> Summary:
         raise BuildError(f"unknown metric {options.metric!r}; one of {', '.join(METRICS)}")
     if options.metric != "cosine" and options.neighbors == "faiss":
         raise BuildError(f"--neighbors faiss ranks by cosine only, not {options.metric}")
+    try:
+        with one_run_at_a_time(session):
+            return _locked_run(session, root, options, started)
+    except RunLocked as exc:
+        raise BuildError(str(exc)) from None
+
+
+def _locked_run(session: Session, root: str, options: BuildOptions, started: float) -> Summary:
+    """Build, publish, then retire old builds: the part of a run that holds the run lock."""
     trained = autoencoder_for(root, options) if options.model == AUTOENCODER else None
     choice = choose(trained.weights if trained else options.weights, options.device,
                     options.precision, options.engine, options.model, options.invariance,
@@ -141,15 +152,35 @@ def run_build(session: Session, options: BuildOptions) -> Summary:
         with stages_for(options.ray) as stages:
             summary = _build(session, build, root, choice, embedder, model_files, options,
                              started, stages)
+        if not store.publish(session, build):
+            raise BuildError(f"build {build.id} was retired by another run before it could "
+                             "be published; the previous index keeps serving")
     except BaseException as exc:
         session.rollback()
-        build.status, build.finished_at = FAILED, utcnow()
-        session.commit()
+        store.mark_failed(session, build.id)  # never a build that was published
         if isinstance(exc, (BuildError, KeyboardInterrupt)):
             raise
-        reason = (str(exc).strip().splitlines() or [""])[0]  # the job's last line is one line
-        raise BuildError(f"{exc.__class__.__name__}: {reason}") from exc
+        raise BuildError(one_line(exc)) from exc
+    # Published: from here on nothing may take the new index away. Retiring (deleting whole
+    # builds' rows: long on a big index) is best-effort; the next run does what is left.
+    summary.retire_error = retire_quietly(session)
     return summary
+
+
+def retire_quietly(session: Session) -> str | None:
+    """Retire old builds; return why it stopped (Ctrl-C too), or None when it finished."""
+    try:
+        store.retire_old_builds(session)
+    except BaseException as exc:  # noqa: B902 -- Ctrl-C here must not undo the publish
+        session.rollback()
+        return one_line(exc)
+    return None
+
+
+def one_line(exc: BaseException) -> str:
+    """Return an exception as one line: the job's last line is one line."""
+    reason = (str(exc).strip().splitlines() or [""])[0]
+    return f"{exc.__class__.__name__}: {reason}"
 
 
 def autoencoder_for(root: str, options: BuildOptions) -> AutoencoderWeights:
@@ -236,8 +267,6 @@ def _build(session: Session, build: Build, root: str, choice: Choice, embedder: 
     build.skipped = [{"path": s.path, "reason": s.reason} for s in skips]
     build.timings = {**build.timings, **timings, **changes, "embedded": embedded,
                      "reused": len({f.content_hash for f in good}) - embedded}
-    store.publish(session, build)
-    store.retire_old_builds(session)
     timings["store_seconds"] = time.perf_counter() - tick
     return Summary(build.id, len(good), skips, seconds, embedded, build.timings["reused"],
                    choice.label, choice.precision, timings, method, recall, changes,

@@ -195,11 +195,28 @@ def save_search_index(session: Session, build_id: int, built) -> None:
     session.commit()
 
 
-def publish(session: Session, build: Build) -> None:
-    """Make `build` the served index in one transaction: readers see the old or the new."""
+def publish(session: Session, build: Build) -> bool:
+    """Make `build` the served index in one transaction: readers see the old or the new.
+
+    Only a build still RUNNING is published (False otherwise): one whose rows another run
+    retired must not become an empty index.
+    """
+    session.flush()  # the build's counts and timings, in the same transaction
     session.execute(update(Build).where(Build.status == ACTIVE).values(status=SUPERSEDED))
-    build.status = ACTIVE
-    build.finished_at = utcnow()
+    published = session.execute(
+        update(Build).where(Build.id == build.id, Build.status == RUNNING)
+        .values(status=ACTIVE, finished_at=utcnow())).rowcount == 1
+    if not published:
+        session.rollback()
+        return False
+    session.commit()
+    return True
+
+
+def mark_failed(session: Session, build_id: int) -> None:
+    """Record a run's build as FAILED, unless it was published (or retired) meanwhile."""
+    session.execute(update(Build).where(Build.id == build_id, Build.status == RUNNING)
+                    .values(status=FAILED, finished_at=utcnow()))
     session.commit()
 
 
