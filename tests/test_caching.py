@@ -40,15 +40,16 @@ def statements_during(app, fetch) -> list:
     return sql_sent(engine, fetch)
 
 
-def test_an_image_page_takes_three_queries_then_none(app, client):
-    """The image, its recommendations (one query, whatever k) and its previous and next
-    images (one query; the API has no use for them); nothing once cached."""
+def test_an_image_page_takes_four_queries_then_none(app, client):
+    """The image, its recommendations (one query, whatever k), its copies and distinct list
+    (one query) and its previous and next images (one query; the API has no use for them);
+    nothing once cached."""
     keep_build(app)
     ids = [i["id"] for i in client.get("/api/images?per_page=3").get_json()["images"]]
     # The tier threshold was read with the build, once for the index the process serves.
-    assert len(statements_during(app, lambda: client.get(f"/images/{ids[1]}"))) == 3
-    assert len(statements_during(app, lambda: client.get(f"/images/{ids[0]}"))) == 3
-    assert len(statements_during(app, lambda: client.get(f"/api/images/{ids[2]}"))) == 2
+    assert len(statements_during(app, lambda: client.get(f"/images/{ids[1]}"))) == 4
+    assert len(statements_during(app, lambda: client.get(f"/images/{ids[0]}"))) == 4
+    assert len(statements_during(app, lambda: client.get(f"/api/images/{ids[2]}"))) == 3
     assert statements_during(app, lambda: client.get(f"/images/{ids[1]}")) == []
     assert len(statements_during(app, lambda: client.get("/healthz"))) == 1  # always asks
 
