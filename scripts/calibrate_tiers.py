@@ -26,8 +26,9 @@ from webapp.pipeline.scan import scan  # noqa: E402
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--images", help="folder of distinct pictures (default: drawn ones)")
-    parser.add_argument("--pictures", type=int, default=16,
-                        help="how many pictures (drawn, or the first of --images)")
+    parser.add_argument("--pictures", type=int, default=None,
+                        help="how many pictures: the first of --images (16), or drawn ones "
+                             "(default: the job's set, 16 drawn and 8 photographs)")
     parser.add_argument("--model", choices=list(BACKBONES), default=DEFAULT_MODEL)
     parser.add_argument("--weights", default="imagenet", help="as for build_index.py")
     parser.add_argument("--invariance", choices=list(INVARIANCES), default=DEFAULT_INVARIANCE,
@@ -50,21 +51,31 @@ def load_pictures(folder: str, count: int) -> list[Image.Image]:
 
 
 def report_lines(result: dict) -> list[str]:
-    lines = [f"{'edit':<42} {'min':>8} {'median':>8} {'recall':>7}"]
-    for name, stats in result["edits"].items():
-        lines.append(f"{name:<42} {stats['min']:8.4f} {stats['median']:8.4f} "
-                     f"{stats['recall']:7.0%}")
+    lines = [f"{'pair (with the original)':<42} {'min':>7} {'median':>7} {'max':>7} "
+             f"{'cosine':>7} {'called':>7}"]
+    for name, stats in [*result["edits"].items(),
+                        *((f"part: {n}", s) for n, s in result.get("parts", {}).items())]:
+        lines.append(f"{name:<42} {stats['min']:7.4f} {stats['median']:7.4f} "
+                     f"{stats.get('max', 0):7.4f} {stats['recall']:7.0%} "
+                     f"{called_text(stats)}")
     distinct = result["distinct"]
     lines.append(f"distinct pairs ({distinct['pairs']}): max {distinct['max']:.4f}, "
-                 f"99th percentile {distinct['p99']:.4f}, median {distinct['median']:.4f}")
+                 f"99th percentile {distinct['p99']:.4f}, median {distinct['median']:.4f}, "
+                 f"called duplicates {called_text(distinct)}")
     lines.append(f"near-duplicate threshold: {result['threshold']:.6f} "
                  f"({result['pictures']} pictures)")
     return lines
 
 
+def called_text(stats: dict) -> str:
+    """Return "called/pairs": how many pairs the whole copy rule calls duplicates."""
+    return "-" if stats.get("called") is None else f"{stats['called']}/{stats['pairs']}"
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from webapp.pipeline.models.calibration import calibrate, synthetic_pictures
+    from webapp.pipeline.models.calibration import (calibrate, calibration_pictures,
+                                                    synthetic_pictures)
     from webapp.pipeline.models.choice import WeightsUnavailable
     from webapp.pipeline.models.torch_engine import load_embedder
     try:
@@ -73,8 +84,10 @@ def main(argv=None) -> int:
     except WeightsUnavailable as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 3
-    pictures = (load_pictures(args.images, args.pictures) if args.images
-                else synthetic_pictures(args.pictures))
+    if args.images:
+        pictures = load_pictures(args.images, args.pictures or 16)
+    else:
+        pictures = synthetic_pictures(args.pictures) if args.pictures else calibration_pictures()
     if len(pictures) < 2:
         print("error: calibration needs at least two pictures", file=sys.stderr)
         return 1

@@ -17,26 +17,15 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import sys
 
-import numpy as np
 from PIL import Image, ImageEnhance, ImageFilter, ImageOps
 
-SKIMAGE_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "hubble_deep_field",
-                  "retina", "immunohistochemistry", "camera", "coins", "moon", "grass",
-                  "gravel", "brick", "cell")
-SKLEARN_PHOTOS = ("china.jpg", "flower.jpg")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from webapp.pipeline.pictures import photographs  # noqa: E402
+
 QUALITY = 90
-
-
-def photographs() -> dict[str, Image.Image]:
-    """Return {name: RGB photograph} for the photographs the two packages ship."""
-    from skimage import data  # imported here: the job's requirements have it, the web's not
-    from sklearn.datasets import load_sample_image
-    photos = {name: getattr(data, name)() for name in SKIMAGE_PHOTOS}
-    photos["motorcycle"] = data.stereo_motorcycle()[0]  # the left view of a stereo pair
-    photos.update({name.split(".")[0]: load_sample_image(name) for name in SKLEARN_PHOTOS})
-    return {name: Image.fromarray(np.asarray(pixels)).convert("RGB")
-            for name, pixels in photos.items()}
 
 
 def crop(img: Image.Image, keep: float, rng: random.Random) -> Image.Image:

@@ -192,3 +192,21 @@ def test_dedupe_moves_the_copies_and_undo_puts_every_file_back(dupes, tmp_path):
     undone = dedupe("--undo", tmp_path / "moved/manifest.jsonl")
     assert undone.returncode == 0 and f"put back {len(gone)} file(s)" in undone.stdout
     assert folder_digest(folder / "images") == edited
+
+
+def test_protected_folders_are_kept_first_and_never_listed_for_removal(dupes):
+    client, folder, url, kinds = dupes
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "THUMBNAIL_DIR": str(folder / "thumbs"),
+                      "DUPLICATE_PROTECTED": parse_folders("chelsea")})
+    protected = app.test_client()
+    groups = protected.get("/api/duplicates?per_page=100").get_json()["groups"]
+    chelsea = next(g for g in groups if g["images"][0]["path"].startswith("chelsea/"))
+    assert all(i["protected"] for i in chelsea["images"])
+    assert chelsea["reason"] == "in a protected folder" or chelsea["images"][0]["keep"]
+    rows = list(csv.DictReader(io.StringIO(
+        protected.get("/api/duplicates/others.csv").get_data(as_text=True))))
+    assert rows and not [r for r in rows if r["path"].startswith("chelsea/")]
+    assert [r for r in rows if r["path"].startswith("coffee/")]  # others still listed
+    with app.app_context():
+        from webapp.db import db
+        db.engine.dispose()

@@ -211,7 +211,7 @@ def test_calibrate_tiers_script_reports_and_saves(built, tmp_path):
                              "--weights", "none", "--pictures", "4", "--database-url", url,
                              "--save"], capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert result.returncode == 0, result.stderr
-    assert "cropped 5% a side" in result.stdout and "distinct pairs (150)" in result.stdout
+    assert "cropped 5% a side" in result.stdout and "distinct pairs (216)" in result.stdout
     printed = float(re.search(r"near-duplicate threshold: ([\d.]+)", result.stdout)[1])
     (threshold, calibration), = query(url, "SELECT near_duplicate_threshold, calibration "
                                            "FROM embedders")

@@ -29,14 +29,13 @@ def image_lists(served: ServedIndex, row) -> ImageLists:
         similar = tiers.entries(None, row.content_hash, stored)
         return ImageLists(similar, [], similar)
     kinds = {kind: [r for r in related if r.kind == kind] for kind in ("copy", "distinct")}
+    # The job's copy rule (a cosine at the threshold and the same pixels) names the tiers:
+    # exact for the same content, near-duplicate for its other copies, similar for the rest.
     copy_ids = {r.id for r in kinds["copy"]}
-    # The job's copy rule (a cosine at the threshold and the same pixels) names the tiers.
-    tier_of = lambda entry: (entry["tier"] if entry["tier"] == tiers.EXACT  # noqa: E731
-                             else tiers.NEAR_DUPLICATE if entry["id"] in copy_ids
-                             else tiers.SIMILAR)
     lists = [tiers.entries(None, row.content_hash, rows)
              for rows in (stored, kinds["copy"], kinds["distinct"])]
     for entries in lists:
         for entry in entries:
-            entry["tier"] = tier_of(entry)
+            if entry["tier"] != tiers.EXACT and entry["id"] in copy_ids:
+                entry["tier"] = tiers.NEAR_DUPLICATE
     return ImageLists(*lists)

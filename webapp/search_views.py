@@ -16,6 +16,7 @@ from .active_index import served_index
 from .errors import wants_json
 from .imaging import THUMBNAIL_SIZE, DecodedInput
 from .models import Build
+from .upload_copies import confirm_by_pixels
 from .search import (Match, SearchUnavailable, content_hash, query_embedder, search,
                      search_matrix)
 from .uploads import MAX_K, UploadError, requested_k, too_large_message, uploaded_image
@@ -60,10 +61,12 @@ def run_search() -> tuple[Build, list[dict], DecodedInput]:
         matches = search_served(served, embedder, upload, k)
     own_hash = content_hash(data)
     matches = exact_first(build, own_hash, matches, k)
-    rows = build.images(m.image_id for m in matches)
-    return build, tiers.entries(served.threshold, own_hash,
-                                [rows[m.image_id] for m in matches],
-                                [m.score for m in matches]), upload
+    found = build.images(m.image_id for m in matches)
+    rows = [found[m.image_id] for m in matches]
+    entries = tiers.entries(served.threshold, own_hash, rows, [m.score for m in matches])
+    confirm_by_pixels(entries, [row.content_hash for row in rows], upload.decoded.rgb,
+                      build.invariance)
+    return build, entries, upload
 
 
 def exact_first(build: Build, own_hash: str, matches: list[Match], k: int) -> list[Match]:

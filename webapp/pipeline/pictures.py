@@ -1,4 +1,7 @@
-"""Draw distinct synthetic pictures: the demo collection and the tier calibration use them."""
+"""Pictures the job makes for itself: drawn ones, and the photographs the wheels ship.
+
+The demo collection and the near-duplicate calibration use them.
+"""
 import random
 
 from PIL import Image, ImageDraw, ImageOps
@@ -30,3 +33,24 @@ def base_picture(rng: random.Random) -> Image.Image:
         shape([x - r, y - r, x + r, y + r], fill=rng.choice(palette[1:]),
               outline=(0, 0, 0), width=3)
     return img
+
+
+SKIMAGE_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "hubble_deep_field",
+                  "retina", "immunohistochemistry", "camera", "coins", "moon", "grass",
+                  "gravel", "brick", "cell")
+SKLEARN_PHOTOS = ("china.jpg", "flower.jpg")
+
+
+def photographs(names=None) -> dict[str, Image.Image]:
+    """Return {name: RGB photograph} of the photographs scikit-image and scikit-learn ship
+    (or of those among `names`): real photographs, offline."""
+    # Imported here: the job's requirements have them, the web's not.
+    import numpy as np
+    from skimage import data
+    from sklearn.datasets import load_sample_image
+    loaders = {name: (lambda name=name: getattr(data, name)()) for name in SKIMAGE_PHOTOS}
+    loaders["motorcycle"] = lambda: data.stereo_motorcycle()[0]  # a stereo pair's left view
+    loaders.update({name.split(".")[0]: (lambda name=name: load_sample_image(name))
+                    for name in SKLEARN_PHOTOS})
+    return {name: Image.fromarray(np.asarray(load())).convert("RGB")
+            for name, load in loaders.items() if names is None or name in names}

@@ -29,8 +29,9 @@ IR_VERSION = 10  # what onnxruntime 1.32 reads; the scorer graph is stamped with
 # model_key does not cover this code. 2: the MNN graph and the preprocessing joined;
 # 3: the files' sizes recorded; 4: any registry backbone, the whole preprocessing;
 # 5: flips and quarter turns written as gathers (--invariance); 6: the web's graph gives the
-# raw features (FEATURES_OUTPUT), no longer unit vectors.
-EXPORT_VERSION = 6
+# raw features (FEATURES_OUTPUT), no longer unit vectors; 7: the calibration on photographs,
+# with parts of pictures and the pixel check (calibration.VERSION 2).
+EXPORT_VERSION = 7
 FEATURES_OUTPUT = "features"  # the web graph's output, as recorded in its preprocessing
 
 

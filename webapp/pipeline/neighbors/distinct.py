@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from .small import top_k_of_selected
 
@@ -56,10 +57,10 @@ class Copies:
         cosines = np.matmul(self.units[rows_a][..., :, :],
                             np.swapaxes(self.units[rows_b], -1, -2))
         near = (cosines >= self.threshold) & ~same
-        for index in zip(*np.nonzero(near)):
-            a = np.broadcast_to(rows_a[..., :, None], near.shape)[index]
-            b = np.broadcast_to(rows_b[..., None, :], near.shape)[index]
-            near[index] = a != b and self.verdict(int(a), int(b))
+        firsts = np.broadcast_to(rows_a[..., :, None], near.shape)[near]
+        seconds = np.broadcast_to(rows_b[..., None, :], near.shape)[near]
+        near[near] = [a != b and self.verdict(a, b)
+                      for a, b in zip(firsts.tolist(), seconds.tolist())]
         return same | near
 
     def verdict(self, a: int, b: int) -> bool:
@@ -91,12 +92,23 @@ def related_images(copies: Copies, vectors: np.ndarray, ids: np.ndarray, k: int,
     n = len(vectors)
     if ids.shape[1] == 0:
         return Related([], 0, 0)
-    chosen = rows_with_copies(copies, ids)
+    # Thousands of tiny products: BLAS's threads cost more than they give (ten times more
+    # on a busy machine), so one thread.
+    with threadpool_limits(1, "blas"):
+        chosen = rows_with_copies(copies, ids)
     if not len(chosen):
         return Related([], 0, 0)
     wanted = min(n - 1, max(ids.shape[1], CANDIDATES_PER_K * k))
     base = np.ascontiguousarray(vectors, dtype=np.float32)
     candidates, scores = top_k_of_selected(base, chosen, wanted, metric)
+    with threadpool_limits(1, "blas"):  # see rows_with_copies
+        rows, short = split_all(copies, chosen, candidates, scores, k, n)
+    return Related(rows, len(chosen), short)
+
+
+def split_all(copies: Copies, chosen: np.ndarray, candidates: np.ndarray,
+              scores: np.ndarray, k: int, n: int) -> tuple[list[tuple], int]:
+    """Return the rows to store of every chosen image, and how many found < k distinct."""
     rows, short = [], 0
     for row, others, values in zip(chosen, candidates, scores):
         own, distinct = split(copies, row, others, k)
@@ -105,7 +117,7 @@ def related_images(copies: Copies, vectors: np.ndarray, ids: np.ndarray, k: int,
         rows += [(int(row), "distinct", rank, int(others[i]), float(values[i]))
                  for rank, i in enumerate(distinct)]
         short += len(distinct) < min(k, n - 1 - len(own))
-    return Related(rows, len(chosen), short)
+    return rows, short
 
 
 def split(copies: Copies, row: int, others: np.ndarray, k: int
