@@ -69,7 +69,7 @@ def unit(x: np.ndarray) -> np.ndarray:
 
 def run(n: int, queries: int) -> int:
     """Build the index of n synthetic vectors once, time a worker's searches, print a line."""
-    from webapp.approximate_search import write_atomically
+    from core.atomic import write_atomically
     from webapp.pipeline import search_index
     from webapp.pipeline.neighbors.approximate import exact_rows_top_k
     with tempfile.TemporaryDirectory(prefix="ann-benchmark-") as folder:

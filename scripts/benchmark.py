@@ -108,7 +108,7 @@ def precision_agreement(image_dir: str, sample: int, model: str, weights: str,
     """Compare the job's fast path (auto engine and precision) with torch fp32, same crops."""
     from webapp.pipeline.models.choice import choose
     from webapp.pipeline.models.engine import load_engine
-    from webapp.pipeline.models.registry import unit_rows
+    from core.metrics import unit_rows
     from webapp.pipeline.models.torch_engine import load_embedder
     from webapp.pipeline.neighbors.exact import exact_top_k
     from webapp.pipeline.reader import embed_files
@@ -207,7 +207,7 @@ def cmd_neighbors(args) -> dict:
         return {"seconds": round(time.perf_counter() - started, 2),
                 "peak_rss_mb": round(peak_rss_mb()), "baseline_rss_mb": round(baseline)}
     from webapp.pipeline.neighbors.approximate import faiss_top_k
-    from webapp.pipeline.neighbors.exact import BLOCK_MB, exact_top_k  # torch: not part of the time
+    from webapp.pipeline.neighbors.exact import BLOCK_MB, exact_top_k
     baseline = peak_rss_mb()  # the interpreter and its libraries (torch alone: ~500 MB)
     vectors = random_vectors(args.n, args.dim)
     started = time.perf_counter()

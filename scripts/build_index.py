@@ -19,11 +19,11 @@ from webapp.pipeline.explore import clusters as explore_clusters  # noqa: E402
 from webapp.pipeline.explore.layout import METHODS as MAP_METHODS  # noqa: E402
 from webapp.pipeline.models.autoencoder_settings import AutoencoderSettings  # noqa: E402
 from webapp.pipeline.models.choice import ENGINES, WeightsUnavailable  # noqa: E402
-from webapp.pipeline.models.registry import (BACKBONES, DEFAULT_INVARIANCE,  # noqa: E402
-                                             DEFAULT_MODEL, INVARIANCE_HELP, INVARIANCES)
+from webapp.pipeline.models.registry import (BACKBONES, DEFAULT_INVARIANCE, DEFAULT_MODEL,  # noqa: E402
+                                             INVARIANCE_HELP, INVARIANCES)
 from webapp.pipeline.neighbors import METHODS  # noqa: E402
-from webapp.db import db  # noqa: E402
-from webapp.metrics import DEFAULT_METRIC, METRICS  # noqa: E402
+from core.db import db  # noqa: E402
+from core.metrics import DEFAULT_METRIC, METRICS  # noqa: E402
 from webapp.pipeline.search_index import OPTIONS as SEARCH_INDEX_OPTIONS  # noqa: E402
 from webapp.pipeline.runner import BuildError, BuildOptions, run_build  # noqa: E402
 from webapp.pipeline.store import ensure_schema  # noqa: E402

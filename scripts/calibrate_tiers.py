@@ -18,8 +18,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from PIL import Image  # noqa: E402
 
 from webapp import create_app  # noqa: E402
-from webapp.pipeline.models.registry import (BACKBONES, DEFAULT_INVARIANCE,  # noqa: E402
-                                             DEFAULT_MODEL, INVARIANCE_HELP, INVARIANCES)
+from webapp.pipeline.models.registry import (BACKBONES, DEFAULT_INVARIANCE, DEFAULT_MODEL,  # noqa: E402
+                                             INVARIANCE_HELP, INVARIANCES)
 from webapp.pipeline.scan import scan  # noqa: E402
 
 
@@ -87,8 +87,8 @@ def main(argv=None) -> int:
 
 
 def save(database_url: str | None, model_key: str, result: dict) -> int:
-    from webapp.db import db
-    from webapp.models import StoredEmbedder
+    from core.db import db
+    from core.records import StoredEmbedder
     app = create_app({"SQLALCHEMY_DATABASE_URI": database_url} if database_url else {})
     with app.app_context():
         stored = db.session.get(StoredEmbedder, model_key)

@@ -41,9 +41,9 @@ from sqlalchemy.orm import aliased  # noqa: E402
 
 from scripts.build_index import EXIT_FAILED, EXIT_NO_WEIGHTS  # noqa: E402
 from webapp import create_app  # noqa: E402
-from webapp.db import db  # noqa: E402
-from webapp.metrics import METRICS  # noqa: E402
-from webapp.models import Build, Embedding, Image, IndexedImage, Recommendation  # noqa: E402
+from core.db import db  # noqa: E402
+from core.metrics import METRICS  # noqa: E402
+from core.records import Build, Embedding, Image, IndexedImage, Recommendation  # noqa: E402
 from webapp.pipeline.models.choice import WeightsUnavailable  # noqa: E402
 from webapp.pipeline.models.registry import BACKBONES  # noqa: E402
 from webapp.pipeline.neighbors.small import small_top_k  # noqa: E402

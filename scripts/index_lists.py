@@ -3,7 +3,7 @@ from collections import defaultdict
 
 import sqlalchemy as sa
 
-from webapp.config import normalize_database_url
+from core.settings import normalize_database_url
 
 
 def query(url, sql, **params):

@@ -76,7 +76,7 @@ def ensure_index(image_dir: str, database_url: str, thumbnails: str, rebuild: bo
         print(f"made {len(members)} images in {image_dir}")
     if not rebuild:
         from webapp import create_app
-        from webapp.models import Build
+        from core.records import Build
         app = create_app({"SQLALCHEMY_DATABASE_URI": database_url})
         with app.app_context():
             try:

@@ -23,8 +23,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from sqlalchemy import event  # noqa: E402
 
 from webapp import create_app  # noqa: E402
-from webapp.db import db  # noqa: E402
-from webapp.models import ACTIVE, Build  # noqa: E402
+from core.db import db  # noqa: E402
+from core.records import ACTIVE, Build  # noqa: E402
 from webapp.pipeline.store import bulk_insert, ensure_schema  # noqa: E402
 from scratch_database import scratch_postgres  # noqa: E402
 

@@ -27,15 +27,15 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numpy as np  # noqa: E402
 
 from webapp import create_app  # noqa: E402
-from webapp.db import db  # noqa: E402
+from core.db import db  # noqa: E402
 from webapp.files import collection_root  # noqa: E402
-from webapp.models import Build, IndexedImage, StoredEmbedder  # noqa: E402
+from core.records import Build, IndexedImage, StoredEmbedder  # noqa: E402
 
 
 def synthesize(total: int, seed: int = 0, with_index: bool = False) -> Build:
     """Publish a build of the active build's images plus random ones, `total` in all; with
     the job's approximate search index too where `with_index`."""
-    from webapp.pipeline import store  # the job's bulk writers (torch-free)
+    from webapp.pipeline import store
     active = Build.active()
     real = db.session.execute(
         db.select(IndexedImage.image_id, IndexedImage.content_hash, IndexedImage.width,

@@ -7,8 +7,8 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg2
 
 from webapp import create_app
-from webapp.db import db
-from webapp.models import Recommendation
+from core.db import db
+from core.records import Recommendation
 from webapp.pipeline.store import bulk_insert, ensure_schema
 
 COLUMNS = ["build_id", "image_id", "rank", "similar_id", "score"]

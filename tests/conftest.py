@@ -170,7 +170,7 @@ def app(built):
                       "TESTING": True})
     yield app
     with app.app_context():
-        from webapp.db import db
+        from core.db import db
         db.engine.dispose()
 
 

@@ -4,7 +4,7 @@ import pytest
 from conftest import sql_sent
 from webapp.active_index import EXTENSION
 from webapp.pages import CachedPage, LRUCache
-from webapp.db import db
+from core.db import db
 from webapp.warmup import warm_pages
 
 PAGES = ["/", "/?page=1", "/api/images?per_page=7", "/images/{id}", "/api/images/{id}",

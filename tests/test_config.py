@@ -2,7 +2,7 @@
 import pytest
 
 from webapp import create_app
-from webapp.config import normalize_database_url
+from core.settings import normalize_database_url
 
 
 @pytest.mark.parametrize("given,expected", [

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 
-from webapp.models import Embedding, StoredEmbedder
+from core.records import Embedding, StoredEmbedder
 from webapp.search import QueryEmbedder
 
 SAMPLE = slice(None, None, 5)
@@ -29,8 +29,8 @@ def job_fp32_embeddings(root, paths) -> np.ndarray:
 def test_web_runtime_agrees_with_the_job(app, built, sample):
     root = built.collection.root
     with app.app_context():
-        from webapp.db import db
-        from webapp.models import Build
+        from core.db import db
+        from core.records import Build
         build = Build.active()
         web = QueryEmbedder.load(build.model_key, threads=1)
         ours = np.stack([web.embed(web.model_input((root / p).read_bytes(), 10**8).pixels)[0]
@@ -60,7 +60,7 @@ def test_web_runtime_agrees_with_the_job(app, built, sample):
 
 def test_export_is_stored_once_per_model_with_its_preprocessing(app):
     with app.app_context():
-        from webapp.db import db
+        from core.db import db
         rows = db.session.scalars(sa.select(StoredEmbedder)).all()
         assert len(rows) == 1
         row = rows[0]
@@ -109,7 +109,7 @@ def test_each_database_stores_the_model_once(tmp_path):
         app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / name}.sqlite3"})
         with app.app_context():
             ensure_schema()
-            from webapp.db import db
+            from core.db import db
             assert set(ensure_stored(db.session, choice.model_key, choice.label, files)) == {
                 "store_model_seconds"}
             assert ensure_stored(db.session, choice.model_key, choice.label, files) == {}

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image, UnidentifiedImageError
 
-from webapp.imaging import center_crop, open_rgb, save_thumbnail, thumbnail_name
+from core.imaging import center_crop, open_rgb, save_thumbnail, thumbnail_name
 
 
 def encoded(img: Image.Image, fmt: str, **params) -> io.BytesIO:

@@ -7,7 +7,7 @@ import pytest
 
 from conftest import run_build
 from webapp import create_app
-from webapp.metrics import closeness, from_cosine
+from core.metrics import closeness, from_cosine
 from webapp.pipeline.neighbors import choose_method, find_neighbors
 from webapp.pipeline.neighbors.small import score, small_top_k
 

@@ -16,7 +16,7 @@ from conftest import K, ROOT, run_build
 from s3_server import keys, running_s3, upload_folder
 from scripts.index_lists import active_lists, query
 from webapp import create_app
-from webapp.imaging import Preprocessing, thumbnail_name
+from core.imaging import Preprocessing, thumbnail_name
 from webapp.pipeline.reader import decode_one, worker_context
 from webapp.pipeline.scan import hash_files, scan, scan_source
 

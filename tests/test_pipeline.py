@@ -151,7 +151,7 @@ def test_the_job_runs_from_a_plain_session_without_a_flask_app(collection, tmp_p
     from sqlalchemy.orm import Session
 
     from webapp import create_app
-    from webapp.db import db
+    from core.db import db
     from webapp.pipeline.runner import BuildOptions, run_build as run_job
     url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
     engine = create_engine(url)

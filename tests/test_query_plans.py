@@ -7,8 +7,8 @@ sequential scan in these plans means a missing or unusable index.
 import pytest
 
 from conftest import sql_sent
-from webapp.db import db
-from webapp.models import Build
+from core.db import db
+from core.records import Build
 
 BIG_TABLES = {"images", "indexed_images", "recommendations"}
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from webapp.imaging import Preprocessing
+from core.imaging import Preprocessing
 from webapp.pipeline.reader import embed_files
 
 

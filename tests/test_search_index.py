@@ -15,8 +15,8 @@ from conftest import K, new_postgres_database, run_build, serve
 from webapp import create_app
 from webapp.approximate_search import index_path, mapped_index
 from webapp.active_index import served_index
-from webapp.db import db
-from webapp.models import Build, SearchIndex
+from core.db import db
+from core.records import Build, SearchIndex
 from webapp.pipeline import search_index
 from webapp.search import query_embedder, search, search_matrix
 from scripts.ann_benchmark import clustered_vectors

@@ -19,7 +19,7 @@ from test_pipeline import query
 from webapp import create_app
 from webapp.duplicates import group_links
 from webapp.pipeline.models.calibration import EDITS, calibrate_vectors, choose_threshold
-from webapp.tiers import tier
+from core.tiers import tier
 
 EXACT_PAIR = ["copies/exact.jpg", "group-00/picture-00.jpg"]
 NEAR_GROUP = ["copies/reencoded.jpg", "copies/resized.jpg", "group-01/picture-00.jpg"]
@@ -94,7 +94,7 @@ def dup_client(request, tmp_path_factory):
         app = create_app({"SQLALCHEMY_DATABASE_URI": url, "THUMBNAIL_DIR": str(folder / "thumbs")})
         yield app.test_client()
         with app.app_context():
-            from webapp.db import db
+            from core.db import db
             db.engine.dispose()
 
 

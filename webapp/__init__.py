@@ -5,9 +5,10 @@ import sys
 
 from flask import Flask
 
-from .config import Config, normalize_database_url
-from .db import db
-from .metrics import MEANING
+from .config import Config
+from core.settings import normalize_database_url
+from core.db import db
+from core.metrics import MEANING
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MIGRATIONS_DIR = os.path.join(ROOT, "migrations")
@@ -33,9 +34,8 @@ def create_app(overrides: dict | None = None) -> Flask:
     from flask_migrate import Migrate
     Migrate(app, db, directory=MIGRATIONS_DIR)
 
-    from . import (active_index, api, cluster_views, duplicate_views, errors, files,
-                   map_views, model_views, page_cache, search_views, security, static_files,
-                   uploads, views)
+    from . import (active_index, api, cluster_views, duplicate_views, errors, files, map_views,
+                   model_views, page_cache, search_views, security, static_files, uploads, views)
     app.request_class = uploads.InMemoryRequest
     active_index.init_app(app)
     # WSGI layers, innermost first: Flask, the page cache, static files, security headers.

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 
 from flask import current_app
 
-from .db import db
-from .models import Build, StoredEmbedder
+from core.db import db
+from core.records import Build, StoredEmbedder
 from .pages import LRUCache
 
 EXTENSION = "active_index"

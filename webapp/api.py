@@ -3,12 +3,11 @@ from datetime import timezone
 
 from flask import Blueprint, abort, current_app, jsonify, request
 
-from . import tiers
 from .active_index import served_index
-from .metrics import MEANING
+from core.metrics import MEANING
 from .page_cache import cached_page
-from .files import image_links
-from .models import Build
+from .files import image_links, scored_links
+from core.records import Build
 
 bp = Blueprint("api", __name__)
 
@@ -58,7 +57,7 @@ def image_detail(image_id: int):
     served = served_index()
     build = served.build or abort(404)
     row = build.image(image_id) or abort(404)
-    similar = tiers.entries(served.threshold, row.content_hash, build.similar(image_id))
+    similar = scored_links(served.threshold, row.content_hash, build.similar(image_id))
     return jsonify({**image_links(row), "width": row.width, "height": row.height,
                     "metric": build.metric, "cluster": row.cluster,
                     "similar": similar})

@@ -19,15 +19,15 @@ import contextlib
 import hashlib
 import logging
 import os
-import tempfile
 from dataclasses import dataclass
 
 import numpy as np
 from flask import current_app
 
 from .active_index import ServedIndex
-from .db import db
-from .models import Build, Embedding, SearchIndex
+from core.db import db
+from core.atomic import write_atomically
+from core.records import Build, Embedding, SearchIndex
 from .search import Match, SearchUnavailable, top_k
 
 log = logging.getLogger(__name__)
@@ -70,7 +70,7 @@ def local_copy(folder: str, facts: SearchIndex) -> str:
     if hashlib.sha256(data).hexdigest() != facts.parameters["sha256"]:
         raise SearchUnavailable(f"the search index of build {facts.build_id} in the database "
                                 "is corrupt (checksum mismatch); re-run scripts/build_index.py")
-    write_atomically(path, data)
+    write_atomically(path, data, durable=True)
     log.info("wrote the search index of build %d to %s (%.1f MB)", facts.build_id, path,
              len(data) / 1e6)
     remove_other_builds(folder, facts.build_id)
@@ -89,27 +89,6 @@ def file_matches(path: str, parameters: dict) -> bool:
     except OSError:
         return False
     return digest.hexdigest() == parameters["sha256"]
-
-
-def write_atomically(path: str, data: bytes) -> None:
-    """Write `data` to `path` so that no reader ever sees a partial file.
-
-    Each writer has its own temp file in the same folder; the rename is atomic, so two workers
-    that write at once both leave the one complete file.
-    """
-    folder = os.path.dirname(path)
-    os.makedirs(folder, exist_ok=True)
-    fd, temp = tempfile.mkstemp(dir=folder, prefix=".partial-", suffix=".faiss")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise
 
 
 def remove_other_builds(folder: str, build_id: int) -> None:

@@ -9,7 +9,7 @@ from .active_index import served_index
 from .api import MAX_PAGE, MAX_PER_PAGE, BadRequest, bad_request, positive_int_arg
 from .clusters import STRIP, cluster_members, curve_part, page_of_cluster, strips
 from .files import image_links
-from .models import ClusterCurve
+from core.records import ClusterCurve
 from .page_cache import cached_page
 
 bp = Blueprint("clusters", __name__)

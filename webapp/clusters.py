@@ -10,8 +10,8 @@ import numpy as np
 from sqlalchemy import text
 
 from .active_index import ServedIndex
-from .db import db
-from .models import Build, ClusterCurve
+from core.db import db
+from core.records import Build, ClusterCurve
 
 STRIP = 8  # thumbnails shown per cluster on /clusters and in /api/clusters
 

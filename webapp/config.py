@@ -1,24 +1,8 @@
-"""Settings read from the environment, and the one place that normalises database URLs."""
+"""The site's settings, read from the environment (core/settings.py: those the job shares)."""
 import os
 import secrets
 
-
-def normalize_database_url(url: str) -> str:
-    """Return a SQLAlchemy URL that uses psycopg2 for PostgreSQL.
-
-    Heroku hands out ``postgres://`` URLs, which SQLAlchemy rejects, and SQLAlchemy 2.1 maps a
-    bare ``postgresql://`` to psycopg 3; the project's driver is psycopg2, so both become
-    ``postgresql+psycopg2://``. Any other URL (SQLite, an explicit driver) is left alone.
-    """
-    for prefix in ("postgres://", "postgresql://"):
-        if url.startswith(prefix):
-            return "postgresql+psycopg2://" + url[len(prefix):]
-    return url
-
-
-def sqlite_url(instance_path: str) -> str:
-    """Return the embedded default database: a SQLite file in the Flask instance folder."""
-    return "sqlite:///" + os.path.join(instance_path, "index.sqlite3")
+from core.settings import database_url, normalize_database_url, thumbnail_dir
 
 
 class Config:
@@ -26,8 +10,7 @@ class Config:
 
     def __init__(self, instance_path: str):
         env = os.environ
-        url = env.get("DATABASE_URL") or sqlite_url(instance_path)
-        self.SQLALCHEMY_DATABASE_URI = normalize_database_url(url)
+        self.SQLALCHEMY_DATABASE_URI = normalize_database_url(database_url(instance_path))
         # pre-ping: the site recovers by itself once a restarted database is back.
         self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
         # No known default: without SECRET_KEY each process gets a random one (the site keeps
@@ -36,7 +19,7 @@ class Config:
         # Overrides the collection root that the build recorded (the images moved, or the
         # web runs on another machine than the job).
         self.IMAGE_DIR = env.get("IMAGE_DIR") or None
-        self.THUMBNAIL_DIR = env.get("THUMBNAIL_DIR") or os.path.join(instance_path, "thumbnails")
+        self.THUMBNAIL_DIR = thumbnail_dir(instance_path)
         self.MAX_UPLOAD_MB = float(env.get("MAX_UPLOAD_MB", "20"))
         self.MAX_CONTENT_LENGTH = int(self.MAX_UPLOAD_MB * 1024 * 1024)
         self.PER_PAGE = int(env.get("PER_PAGE", "48"))

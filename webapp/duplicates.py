@@ -19,9 +19,9 @@ import numpy as np
 from sqlalchemy import select, text
 
 from .active_index import ServedIndex
-from .db import db
-from .models import Build, Embedding, Image, IndexedImage
-from .tiers import EXACT, NEAR_DUPLICATE
+from core.db import db
+from core.records import Build, Embedding, Image, IndexedImage
+from core.tiers import EXACT, NEAR_DUPLICATE
 
 MAX_SHOWN = 100  # images listed per group on a page; the exports list them all
 CHUNK = 5_000    # values per IN (...) list: SQLite allows 32,766 parameters a statement

@@ -2,7 +2,7 @@
 from flask import jsonify, render_template, request
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from .db import db
+from core.db import db
 
 MESSAGES = {
     404: "Not found",

@@ -7,9 +7,10 @@ from flask import (Blueprint, abort, current_app, g, send_file, send_from_direct
                    url_for)
 
 from .active_index import served_index
-from .imaging import thumbnail_name
-from .models import Build
-from .pipeline.locations import is_remote  # the standard library only
+from core.imaging import thumbnail_name
+from core.tiers import tier
+from core.records import Build
+from core.locations import is_remote
 
 bp = Blueprint("files", __name__)
 
@@ -128,3 +129,14 @@ def thumbnail(content_hash: str):
                                    thumbnail_name(content_hash), max_age=ONE_YEAR)
     response.cache_control.immutable = True
     return response
+
+
+def scored_links(threshold: float | None, own_hash: str, rows, scores=None) -> list[dict]:
+    """Return the JSON/template entries of matches, each with its score and tier.
+
+    `rows` have id, path and content_hash, and score unless `scores` gives them in order.
+    """
+    scores = scores if scores is not None else [row.score for row in rows]
+    return [dict(image_links(row), score=score,
+                 tier=tier(score, row.content_hash == own_hash, threshold))
+            for row, score in zip(rows, scores)]

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
-from .db import db
-from .models import Build
+from core.db import db
+from core.records import Build
 
 DECIMALS = 4  # 1/10000 of the map's side: finer than any screen shows, and a short number
 

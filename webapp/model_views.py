@@ -9,8 +9,8 @@ from flask import Blueprint, Response, abort, render_template
 from sqlalchemy import select
 
 from .active_index import served_index
-from .db import db
-from .models import StoredEmbedder, TrainedModel
+from core.db import db
+from core.records import StoredEmbedder, TrainedModel
 from .page_cache import cached_page
 
 bp = Blueprint("model", __name__)

@@ -17,12 +17,12 @@ from flask import current_app
 from sqlalchemy import select
 
 from .active_index import ServedIndex
-from .db import db
-from .imaging import DecodedInput, Preprocessing
-from .metrics import closeness, from_cosine
-from .models import Build, Embedding, IndexedImage, StoredEmbedder
-from .pipeline.models.registry import unit_rows  # NumPy only: no torch
-from .pipeline.scan import content_hasher  # hashlib only: no torch
+from core.db import db
+from core.imaging import DecodedInput, Preprocessing
+from core.metrics import closeness, from_cosine
+from core.records import Build, Embedding, IndexedImage, StoredEmbedder
+from core.metrics import unit_rows
+from core.hashing import content_hasher
 
 if TYPE_CHECKING:
     import onnxruntime as ort
@@ -179,10 +179,3 @@ def search(embedder: QueryEmbedder, loaded: LoadedMatrix, pixels: np.ndarray,
         values = from_cosine(cosines, loaded.norms, query_norm, loaded.metric)
     return [Match(int(loaded.image_ids[i]), float(values[i]))
             for i in top_k(closeness(values, loaded.metric), k)]
-
-
-def content_hash(data: bytes) -> str:
-    """Return the content hash the job gives a file holding `data`."""
-    digest = content_hasher()
-    digest.update(data)
-    return digest.hexdigest()

@@ -9,12 +9,14 @@ from flask import Blueprint, jsonify, render_template
 from PIL import Image
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from . import approximate_search, tiers
+from . import approximate_search
 from .active_index import served_index
+from .files import scored_links
 from .errors import wants_json
-from .imaging import THUMBNAIL_SIZE, DecodedInput
-from .models import Build
-from .search import SearchUnavailable, content_hash, query_embedder, search, search_matrix
+from core.imaging import THUMBNAIL_SIZE, DecodedInput
+from core.records import Build
+from .search import SearchUnavailable, query_embedder, search, search_matrix
+from core.hashing import content_hash
 from .uploads import MAX_K, UploadError, requested_k, too_large_message, uploaded_image
 
 bp = Blueprint("search", __name__)
@@ -39,7 +41,7 @@ def run_search() -> tuple[Build, list[dict], DecodedInput]:
     upload = decoded_upload(embedder, data)
     matches = search_served(served, embedder, upload, k)
     rows = build.images(m.image_id for m in matches)
-    return build, tiers.entries(served.threshold, content_hash(data),
+    return build, scored_links(served.threshold, content_hash(data),
                                 [rows[m.image_id] for m in matches],
                                 [m.score for m in matches]), upload
 

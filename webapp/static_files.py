@@ -11,10 +11,11 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import tempfile
 
 from whitenoise import WhiteNoise
 from whitenoise.compress import Compressor
+
+from core.atomic import write_atomically
 
 HASH_LENGTH = 12
 HASHED_NAME = re.compile(r"\.[0-9a-f]{%d}\.[^./]+$" % HASH_LENGTH)
@@ -25,15 +26,6 @@ def hashed_name(relative: str, data: bytes) -> str:
     """Return `relative` with the hash of `data` before its extension."""
     stem, ext = os.path.splitext(relative)
     return f"{stem}.{hashlib.sha256(data).hexdigest()[:HASH_LENGTH]}{ext}"
-
-
-def write_atomically(path: str, data: bytes) -> None:
-    """Write a file that other workers may be scanning at the same time: whole or absent."""
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
 
 
 def collect(source: str, dest: str) -> dict[str, str]:

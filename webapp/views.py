@@ -3,10 +3,9 @@ import math
 
 from flask import Blueprint, abort, current_app, render_template, request
 
-from . import tiers
 from .active_index import served_index
 from .page_cache import cached_page
-from .files import image_links
+from .files import image_links, scored_links
 
 bp = Blueprint("views", __name__)
 
@@ -34,7 +33,7 @@ def image(image_id: int):
     served = served_index()
     build = served.build or abort(404)
     row = build.image(image_id) or abort(404)
-    similar = tiers.entries(served.threshold, row.content_hash, build.similar(image_id))
+    similar = scored_links(served.threshold, row.content_hash, build.similar(image_id))
     # Previous and next in gallery order, and the gallery page the image is on.
     around = build.at_positions([row.position - 1, row.position + 1])
     return render_template("image.html", build=build, image=dict(image_links(row), row=row),

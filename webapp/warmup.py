@@ -11,7 +11,7 @@ import time
 from flask import Flask
 
 from .active_index import served_index
-from .db import db
+from core.db import db
 
 log = logging.getLogger(__name__)
 

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..models import TrainedModel
-from ..static_files import write_atomically
+from core.records import TrainedModel
+from core.atomic import write_atomically
 from .models.autoencoder_settings import AutoencoderSettings
 from .models.choice import WeightsUnavailable
 from .models.files import cache_folder
@@ -91,7 +91,7 @@ def resolve(root: str, weights: str, settings: AutoencoderSettings, *, retrain: 
     if not files:
         raise ValueError(f"no images in {root} to train an autoencoder on; "
                          "the previous index keeps serving")
-    from .trainer import train_and_save  # torch: only when training
+    from .trainer import train_and_save
     report = train_and_save(files, settings, exact, device=device, workers=workers,
                             progress=progress)
     write_atomically(pointer, json.dumps({"checkpoint": exact}).encode())
@@ -105,12 +105,12 @@ def from_file(path: str) -> AutoencoderWeights:
                                  "to train one on the folder, or use --weights none")
     report = read_report(path)
     if report is None:
-        from .models.autoencoder import load_checkpoint  # torch: the settings are inside
+        from .models.autoencoder import load_checkpoint
         try:
             _, settings, history = load_checkpoint(path)
         except Exception as exc:
             raise WeightsUnavailable(f"{path!r} is not an autoencoder checkpoint ({exc})") from exc
-        from .training_report import loss_curves_png  # redrawn: its losses are inside
+        from .training_report import loss_curves_png
         report = TrainingReport(settings.as_dict(), history,
                                 loss_curves_png(history) if history.get("train_loss") else None,
                                 None)

@@ -8,7 +8,8 @@ from sqlalchemy.orm import Session
 from tqdm import tqdm
 
 from . import store
-from .models.registry import Embedder, unit_rows
+from .models.registry import Embedder
+from core.metrics import unit_rows
 from .stages import OneMachine
 
 

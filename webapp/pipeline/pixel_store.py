@@ -13,7 +13,7 @@ from typing import Iterator
 
 import numpy as np
 
-from ..imaging import Preprocessing
+from core.imaging import Preprocessing
 from .reader import decode_one, worker_context
 
 DECODE_CHUNK = 16  # files a worker decodes per task: few round trips, even load at the end

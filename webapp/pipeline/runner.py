@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from sqlalchemy.orm import Session
 
-from ..models import FAILED, Build, utcnow
+from core.records import FAILED, Build, utcnow
 from . import search_index, store
 from .autoencoder_weights import TRAIN, AutoencoderWeights, ensure_report_stored, resolve
 from .explore.stage import Exploration, explore
@@ -16,11 +16,11 @@ from .models.autoencoder_settings import AUTOENCODER, AutoencoderSettings
 from .models.choice import Choice, choose
 from .models.engine import load_engine
 from .models.files import ModelFiles, ensure_stored
-from ..metrics import DEFAULT_METRIC, METRICS
+from core.metrics import DEFAULT_METRIC, METRICS
 from .models.registry import DEFAULT_INVARIANCE, DEFAULT_MODEL, Embedder
 from .embedding import embed_new
 from .neighbors import choose_method
-from .locations import SourceError, is_remote
+from core.locations import SourceError, is_remote
 from .reader import existing_thumbnails
 from .scan import Skip, scan_source, source_root
 from .stages import OneMachine, stages_for

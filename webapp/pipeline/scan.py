@@ -1,15 +1,14 @@
 """Find the image files of a collection, in a deterministic order, and hash their content."""
 from __future__ import annotations
 
-import hashlib
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from . import locations
+from core import locations
+from core.hashing import file_digest
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
-HASH_CHUNK = 1 << 20
 
 
 @dataclass
@@ -108,22 +107,6 @@ def _unusable(full_path: str, real_root: str) -> str | None:
     if not os.path.isfile(real):
         return "not a regular file (broken link?)"
     return None
-
-
-def content_hasher():
-    """Return the hash object of a file's content hash (the web hashes uploads with it too)."""
-    return hashlib.blake2b(digest_size=16)
-
-
-def file_digest(full_path: str) -> tuple[int, str]:
-    """Return (size in bytes, blake2b-128 hex digest) of a file's content."""
-    digest = content_hasher()
-    size = 0
-    with locations.open_binary(full_path) as f:
-        while chunk := f.read(HASH_CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
-    return size, digest.hexdigest()
 
 
 def hash_files(files: list[ScannedFile], threads: int = 4) -> tuple[list[ScannedFile], list[Skip]]:

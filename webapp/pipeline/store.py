@@ -13,8 +13,8 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from ..models import (ACTIVE, FAILED, RETIRED, RUNNING, SUPERSEDED, Build, ClusterCurve,
-                      Embedding, Image, IndexedImage, Recommendation, SearchIndex, utcnow)
+from core.records import (ACTIVE, FAILED, RETIRED, RUNNING, SUPERSEDED, Build, ClusterCurve,
+                          Embedding, Image, IndexedImage, Recommendation, SearchIndex, utcnow)
 COPY_CHUNK_ROWS = 200_000
 
 

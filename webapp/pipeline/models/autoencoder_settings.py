@@ -7,7 +7,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from ...imaging import Preprocessing
+from core.imaging import Preprocessing
 from .registry import BACKBONES, Backbone
 
 AUTOENCODER = "autoencoder"

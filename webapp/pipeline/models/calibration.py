@@ -15,7 +15,7 @@ from typing import Callable
 import numpy as np
 from PIL import Image
 
-from ...imaging import Preprocessing
+from core.imaging import Preprocessing
 from ..pictures import base_picture
 
 CALIBRATION_PICTURES = 16

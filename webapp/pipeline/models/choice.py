@@ -14,8 +14,8 @@ from importlib.metadata import version
 
 from .autoencoder_settings import AUTOENCODER, AutoencoderSettings
 from .hardware import cpu_has_amx
-from .registry import (BACKBONES, DEFAULT_INVARIANCE, DEFAULT_MODEL, INVARIANCES,
-                       OFFLINE_MODEL, Backbone)
+from .registry import (BACKBONES, DEFAULT_INVARIANCE, DEFAULT_MODEL, INVARIANCES, OFFLINE_MODEL,
+                       Backbone)
 
 RANDOM_SEED = 0
 ENGINES = ("auto", "mnn", "torch")
@@ -120,7 +120,7 @@ def settings_of(weights: str) -> AutoencoderSettings:
     """Return the settings an autoencoder checkpoint was trained with (defaults for none)."""
     if weights in ("none", "imagenet", "train") or not os.path.isfile(weights):
         return AutoencoderSettings()
-    from ..autoencoder_weights import from_file  # reads its report, or torch for the file
+    from ..autoencoder_weights import from_file
     return from_file(weights).settings
 
 

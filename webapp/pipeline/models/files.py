@@ -13,14 +13,15 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 import time
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 
 from sqlalchemy.orm import Session
 
-from ...models import StoredEmbedder
+from core.atomic import write_atomically
+
+from core.records import StoredEmbedder
 
 log = logging.getLogger(__name__)
 OPSET = 18
@@ -105,15 +106,9 @@ def save_cached(model_key: str, files: ModelFiles) -> None:
                        "calibration": files.calibration, "preprocessing": files.preprocessing})
     contents = [("onnx", files.onnx), ("mnn", files.mnn), ("json", meta.encode())]
     try:
-        folder = os.path.dirname(paths["json"])
-        os.makedirs(folder, exist_ok=True)
         for name, data in contents:  # the json last: it marks a whole entry
-            if data is not None:
-                # A file of its own, then renamed: two jobs exporting at once never interleave.
-                fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
-                with os.fdopen(fd, "wb") as f:
-                    f.write(data)
-                os.replace(tmp, paths[name])
+            if data is not None:  # two jobs exporting at once never interleave
+                write_atomically(paths[name], data)
     except OSError as exc:
         log.warning("could not cache the model's export in %s: %s", paths["json"], exc)
 

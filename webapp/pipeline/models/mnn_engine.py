@@ -16,8 +16,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from ...imaging import Preprocessing
-from .registry import unit_rows
+from core.imaging import Preprocessing
+from core.metrics import unit_rows
 
 # MNN's converter is its C extension `_tools`, called directly: the package's `mnnconvert`
 # wrapper also sends usage logs to the vendor (and pip-installs a logging SDK to do so).

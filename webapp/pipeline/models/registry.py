@@ -13,7 +13,7 @@ from typing import ClassVar, Protocol
 
 import numpy as np
 
-from ...imaging import Preprocessing
+from core.imaging import Preprocessing
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -84,12 +84,6 @@ DEFAULT_INVARIANCE = "none"
 INVARIANCE_HELP = ("average each embedding over the image's mirror image (mirror: twice the "
                    "embedding time) or its eight flips and quarter turns (dihedral: 8x), so "
                    "that such copies are found as near-duplicates")
-
-
-def unit_rows(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Return (the rows scaled to unit length, their lengths before), float32."""
-    norms = np.linalg.norm(features, axis=1)
-    return features / np.maximum(norms, 1e-12)[:, None], norms  # torch's normalize: same epsilon
 
 
 class Embedder(Protocol):

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch.fx.experimental.optimization import fuse
 
-from ...imaging import Preprocessing
+from core.imaging import Preprocessing
 from .choice import Choice, choose
 from .networks import embedding_network, with_invariance
 from .registry import DEFAULT_INVARIANCE, DEFAULT_MODEL

@@ -9,11 +9,12 @@ import hashlib
 import io
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, ImageOps
+
+from .atomic import write_atomically
 
 # Pillow's own decompression-bomb limit (Image.MAX_IMAGE_PIXELS) is kept as it is: files over
 # twice the limit raise DecompressionBombError at open, before any pixel is decoded.
@@ -162,13 +163,4 @@ def save_thumbnail(rgb: Image.Image, folder: str, content_hash: str) -> None:
     dest = os.path.join(folder, thumbnail_name(content_hash))
     if os.path.exists(dest):
         return
-    os.makedirs(os.path.dirname(dest), exist_ok=True)
-    data = thumbnail_jpeg(rgb)
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(dest), suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-        os.replace(tmp, dest)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    write_atomically(dest, thumbnail_jpeg(rgb))

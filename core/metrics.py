@@ -37,3 +37,9 @@ def from_cosine(cosines: np.ndarray, norms: np.ndarray, query_norm: float,
         return dots
     squared = norms * norms + np.float32(query_norm * query_norm) - 2 * dots
     return np.sqrt(np.maximum(squared, 0))
+
+
+def unit_rows(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return (the rows scaled to unit length, their lengths before), float32."""
+    norms = np.linalg.norm(features, axis=1)
+    return features / np.maximum(norms, 1e-12)[:, None], norms  # torch's normalize: same epsilon
