@@ -70,8 +70,8 @@ def unit(x: np.ndarray) -> np.ndarray:
 def run(n: int, queries: int) -> int:
     """Build the index of n synthetic vectors once, time a worker's searches, print a line."""
     from core.atomic import write_atomically
-    from webapp.pipeline import search_index
-    from webapp.pipeline.neighbors.approximate import exact_rows_top_k
+    from indexer import search_index
+    from indexer.neighbors.approximate import exact_rows_top_k
     with tempfile.TemporaryDirectory(prefix="ann-benchmark-") as folder:
         tick = time.perf_counter()
         vectors = clustered_vectors(os.path.join(folder, "vectors.npy"), n)
@@ -114,7 +114,7 @@ def worker(folder: str, parameters: dict) -> None:
     """Map the index as a web worker does, answer each query, print timings and memory."""
     import faiss
     from webapp.approximate_search import mapped_flags
-    from webapp.pipeline.search_index import CANDIDATES
+    from indexer.search_index import CANDIDATES
     faiss.omp_set_num_threads(1)  # as in the web: SEARCH_THREADS=1
     before = memory(folder)
     index = faiss.read_index(os.path.join(folder, "index.faiss"), mapped_flags(faiss))

@@ -73,8 +73,8 @@ def cmd_embed(args) -> dict:
 
 def time_build(args, tmp: str, model: str, invariance: str, seed_s: float) -> dict:
     """Time one build_index.py run of the folder with this backbone and invariance."""
-    from webapp.pipeline.models.registry import OFFLINE_MODEL
-    from webapp.pipeline.scan import scan
+    from indexer.embedders.registry import OFFLINE_MODEL
+    from indexer.scan import scan
     # Real weights where they can be had offline; speed does not depend on the values.
     weights = "imagenet" if model == OFFLINE_MODEL else "none"
     # The seed neither clusters nor maps: the comparison leaves the explore stage out (it is
@@ -106,13 +106,13 @@ def time_build(args, tmp: str, model: str, invariance: str, seed_s: float) -> di
 def precision_agreement(image_dir: str, sample: int, model: str, weights: str,
                         invariance: str = "none") -> dict:
     """Compare the job's fast path (auto engine and precision) with torch fp32, same crops."""
-    from webapp.pipeline.models.choice import choose
-    from webapp.pipeline.models.engine import load_engine
+    from indexer.embedders.choice import choose
+    from indexer.embedders.engine import load_engine
     from core.metrics import unit_rows
-    from webapp.pipeline.models.torch_engine import load_embedder
-    from webapp.pipeline.neighbors.exact import exact_top_k
-    from webapp.pipeline.reader import embed_files
-    from webapp.pipeline.scan import hash_files, scan
+    from indexer.embedders.torch_engine import load_embedder
+    from indexer.neighbors.exact import exact_top_k
+    from indexer.read import embed_files
+    from indexer.scan import hash_files, scan
     files, _ = hash_files(scan(os.path.abspath(image_dir))[0][:sample])
     items = [(f.full_path, f.content_hash) for f in files]
     choice = choose(weights, "cpu", "auto", "auto", model, invariance)
@@ -206,8 +206,8 @@ def cmd_neighbors(args) -> dict:
         seed_neighbors(vectors, args.k)
         return {"seconds": round(time.perf_counter() - started, 2),
                 "peak_rss_mb": round(peak_rss_mb()), "baseline_rss_mb": round(baseline)}
-    from webapp.pipeline.neighbors.approximate import faiss_top_k
-    from webapp.pipeline.neighbors.exact import BLOCK_MB, exact_top_k
+    from indexer.neighbors.approximate import faiss_top_k
+    from indexer.neighbors.exact import BLOCK_MB, exact_top_k
     baseline = peak_rss_mb()  # the interpreter and its libraries (torch alone: ~500 MB)
     vectors = random_vectors(args.n, args.dim)
     started = time.perf_counter()
@@ -224,7 +224,7 @@ def cmd_neighbors(args) -> dict:
               "seconds": round(seconds, 2), "peak_rss_mb": round(peak_rss_mb()),
               "baseline_rss_mb": round(baseline)}
     if args.method == "faiss":
-        from webapp.pipeline.neighbors.approximate import recall_at_k
+        from indexer.neighbors.approximate import recall_at_k
         result["recall_at_k"] = round(recall_at_k(vectors, ids, sample=1000), 4)
     else:
         result["exact_sample_ok"] = spot_check(vectors, ids, scores, 100)

@@ -15,18 +15,19 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from sqlalchemy.exc import SQLAlchemyError  # noqa: E402
 
 from webapp import create_app  # noqa: E402
-from webapp.pipeline.explore import clusters as explore_clusters  # noqa: E402
-from webapp.pipeline.explore.layout import METHODS as MAP_METHODS  # noqa: E402
-from webapp.pipeline.models.autoencoder_settings import AutoencoderSettings  # noqa: E402
-from webapp.pipeline.models.choice import ENGINES, WeightsUnavailable  # noqa: E402
-from webapp.pipeline.models.registry import (BACKBONES, DEFAULT_INVARIANCE, DEFAULT_MODEL,  # noqa: E402
-                                             INVARIANCE_HELP, INVARIANCES)
-from webapp.pipeline.neighbors import METHODS  # noqa: E402
+from indexer.explore import kmeans  # noqa: E402
+from indexer.explore.layout import METHODS as MAP_METHODS  # noqa: E402
+from indexer.embedders.autoencoder.settings import AutoencoderSettings  # noqa: E402
+from indexer.embedders.choice import ENGINES  # noqa: E402
+from indexer.embedders.registry import WeightsUnavailable  # noqa: E402
+from indexer.embedders.registry import (BACKBONES, DEFAULT_INVARIANCE, DEFAULT_MODEL,  # noqa: E402
+                                        INVARIANCE_HELP, INVARIANCES)
+from indexer.neighbors import METHODS  # noqa: E402
 from core.db import db  # noqa: E402
 from core.metrics import DEFAULT_METRIC, METRICS  # noqa: E402
-from webapp.pipeline.search_index import OPTIONS as SEARCH_INDEX_OPTIONS  # noqa: E402
-from webapp.pipeline.runner import BuildError, BuildOptions, run_build  # noqa: E402
-from webapp.pipeline.store import ensure_schema  # noqa: E402
+from indexer.search_index import OPTIONS as SEARCH_INDEX_OPTIONS  # noqa: E402
+from indexer.runner import BuildError, BuildOptions, run_build  # noqa: E402
+from indexer.store import ensure_schema  # noqa: E402
 
 EXIT_FAILED = 1
 EXIT_NO_WEIGHTS = 3
@@ -76,7 +77,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="auto: MNN for fp32 on the CPU (about 2x faster), else torch")
     parser.add_argument("--neighbors", choices=METHODS, default="auto",
                         help="auto: exact up to 200k images on CPU (2M on a GPU), else FAISS")
-    parser.add_argument("--clusters", type=explore_clusters.parse_option, default="auto",
+    parser.add_argument("--clusters", type=kmeans.parse_option, default="auto",
                         help="k-means clusters: auto (k from the elbow of the inertia curve "
                              "and silhouettes on a sample), a number, or 0 for none")
     parser.add_argument("--map", choices=MAP_METHODS, default="umap",

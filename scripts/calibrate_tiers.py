@@ -18,9 +18,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from PIL import Image  # noqa: E402
 
 from webapp import create_app  # noqa: E402
-from webapp.pipeline.models.registry import (BACKBONES, DEFAULT_INVARIANCE, DEFAULT_MODEL,  # noqa: E402
-                                             INVARIANCE_HELP, INVARIANCES)
-from webapp.pipeline.scan import scan  # noqa: E402
+from indexer.embedders.registry import (BACKBONES, DEFAULT_INVARIANCE, DEFAULT_MODEL,  # noqa: E402
+                                        INVARIANCE_HELP, INVARIANCES)
+from indexer.scan import scan  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -64,9 +64,9 @@ def report_lines(result: dict) -> list[str]:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from webapp.pipeline.models.calibration import calibrate, synthetic_pictures
-    from webapp.pipeline.models.choice import WeightsUnavailable
-    from webapp.pipeline.models.torch_engine import load_embedder
+    from indexer.embedders.calibration import calibrate, synthetic_pictures
+    from indexer.embedders.registry import WeightsUnavailable
+    from indexer.embedders.torch_engine import load_embedder
     try:
         embedder = load_embedder(args.weights, "auto", args.precision, args.model,
                                  args.invariance)

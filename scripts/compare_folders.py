@@ -27,16 +27,17 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from scripts.build_index import EXIT_FAILED, EXIT_NO_WEIGHTS  # noqa: E402
 from webapp import create_app  # noqa: E402
 from core.db import db  # noqa: E402
-from webapp.pipeline import store  # noqa: E402
-from webapp.pipeline.models.choice import WeightsUnavailable, choose  # noqa: E402
+from indexer import store  # noqa: E402
+from indexer.embedders.registry import WeightsUnavailable  # noqa: E402
+from indexer.embedders.choice import choose  # noqa: E402
 from core.records import StoredEmbedder  # noqa: E402
-from webapp.pipeline.models.engine import load_engine  # noqa: E402
-from webapp.pipeline.models.files import ensure_stored  # noqa: E402
-from webapp.pipeline.models.registry import (BACKBONES, DEFAULT_INVARIANCE, DEFAULT_MODEL,  # noqa: E402
-                                             INVARIANCE_HELP, INVARIANCES)
-from webapp.pipeline.embedding import embed_new  # noqa: E402
-from webapp.pipeline.runner import BuildOptions  # noqa: E402
-from webapp.pipeline.scan import Skip, hash_files, scan  # noqa: E402
+from indexer.embedders.engine import load_engine  # noqa: E402
+from indexer.embedders.model_files import ensure_stored  # noqa: E402
+from indexer.embedders.registry import (BACKBONES, DEFAULT_INVARIANCE, DEFAULT_MODEL,  # noqa: E402
+                                        INVARIANCE_HELP, INVARIANCES)
+from indexer.embed import embed_new  # noqa: E402
+from indexer.runner import BuildOptions  # noqa: E402
+from indexer.scan import Skip, hash_files, scan  # noqa: E402
 from core.tiers import tier  # noqa: E402
 
 FIELDS = ("a", "b", "score", "tier")

@@ -17,7 +17,7 @@ from PIL import Image, ImageEnhance, ImageFilter, ImageOps
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from webapp.pipeline.pictures import base_picture  # noqa: E402
+from samples.pictures import base_picture  # noqa: E402
 
 
 def variant(img: Image.Image, rng: random.Random) -> Image.Image:

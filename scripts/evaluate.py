@@ -44,11 +44,11 @@ from webapp import create_app  # noqa: E402
 from core.db import db  # noqa: E402
 from core.metrics import METRICS  # noqa: E402
 from core.records import Build, Embedding, Image, IndexedImage, Recommendation  # noqa: E402
-from webapp.pipeline.models.choice import WeightsUnavailable  # noqa: E402
-from webapp.pipeline.models.registry import BACKBONES  # noqa: E402
-from webapp.pipeline.neighbors.small import small_top_k  # noqa: E402
-from webapp.pipeline.runner import BuildError, BuildOptions, run_build  # noqa: E402
-from webapp.pipeline.store import ensure_schema  # noqa: E402
+from indexer.embedders.registry import WeightsUnavailable  # noqa: E402
+from indexer.embedders.registry import BACKBONES  # noqa: E402
+from indexer.neighbors.small import small_top_k  # noqa: E402
+from indexer.runner import BuildError, BuildOptions, run_build  # noqa: E402
+from indexer.store import ensure_schema  # noqa: E402
 
 WITHIN_CLUSTER = "within-cluster"
 # What a run means without ":weights": ImageNet weights, or the autoencoder trained on the folder.

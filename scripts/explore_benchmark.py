@@ -15,7 +15,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import numpy as np  # noqa: E402
 
-from webapp.pipeline.explore import clusters, layout  # noqa: E402
+from indexer.explore import kmeans, layout  # noqa: E402
 
 DIM = 512
 
@@ -39,14 +39,14 @@ def kmeans(args) -> None:
     from sklearn.cluster import KMeans, MiniBatchKMeans
     vectors = blobs(args.n)
     timed(f"faiss Kmeans (train + assign all), n={args.n}, k={args.k}",
-          lambda: clusters.assign(vectors, clusters.fit(vectors, args.k, 0)[0]))
+          lambda: kmeans.assign(vectors, kmeans.fit(vectors, args.k, 0)[0]))
     timed(f"sklearn MiniBatchKMeans, n={args.n}, k={args.k}",
           lambda: MiniBatchKMeans(args.k, n_init=1, random_state=0).fit(vectors))
     if not args.skip_lloyd:
         timed(f"sklearn KMeans (lloyd), n={args.n}, k={args.k}",
               lambda: KMeans(args.k, n_init=1, max_iter=20, random_state=0).fit(vectors))
     timed(f"clusters auto (whole curve), n={args.n}",
-          lambda: print(" k =", clusters.cluster(vectors, clusters.AUTO).k))
+          lambda: print(" k =", kmeans.cluster(vectors, kmeans.AUTO).k))
 
 
 def map_(args) -> None:

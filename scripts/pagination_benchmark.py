@@ -25,7 +25,7 @@ from sqlalchemy import event  # noqa: E402
 from webapp import create_app  # noqa: E402
 from core.db import db  # noqa: E402
 from core.records import ACTIVE, Build  # noqa: E402
-from webapp.pipeline.store import bulk_insert, ensure_schema  # noqa: E402
+from indexer.store import bulk_insert, ensure_schema  # noqa: E402
 from scratch_database import scratch_postgres  # noqa: E402
 
 

@@ -35,7 +35,7 @@ from core.records import Build, IndexedImage, StoredEmbedder  # noqa: E402
 def synthesize(total: int, seed: int = 0, with_index: bool = False) -> Build:
     """Publish a build of the active build's images plus random ones, `total` in all; with
     the job's approximate search index too where `with_index`."""
-    from webapp.pipeline import store
+    from indexer import store
     active = Build.active()
     real = db.session.execute(
         db.select(IndexedImage.image_id, IndexedImage.content_hash, IndexedImage.width,
@@ -61,7 +61,7 @@ def synthesize(total: int, seed: int = 0, with_index: bool = False) -> Build:
     empty = np.empty((len(rows), 0), np.int64)
     store.save_build_rows(db.session, build.id, rows, empty, empty.astype(np.float32))
     if with_index:
-        from webapp.pipeline import search_index
+        from indexer import search_index
         from webapp.search import load_matrix
         built = search_index.build(load_matrix(build)[1].astype(np.float32))
         store.save_search_index(db.session, build.id, built)

@@ -13,7 +13,7 @@ from PIL import Image
 from torchvision import transforms
 from torchvision.models import resnet18
 
-from webapp.pipeline.scan import scan
+from indexer.scan import scan
 
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
@@ -62,7 +62,7 @@ def seed_store(database_url: str, lists: list[list[tuple[int, float]]]) -> int:
     from webapp import create_app
     from core.db import db
     from core.records import Recommendation
-    from webapp.pipeline.store import ensure_schema
+    from indexer.store import ensure_schema
     app = create_app({"SQLALCHEMY_DATABASE_URI": database_url})
     with app.app_context():
         ensure_schema()

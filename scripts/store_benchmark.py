@@ -9,7 +9,7 @@ import psycopg2
 from webapp import create_app
 from core.db import db
 from core.records import Recommendation
-from webapp.pipeline.store import bulk_insert, ensure_schema
+from indexer.store import bulk_insert, ensure_schema
 
 COLUMNS = ["build_id", "image_id", "rank", "similar_id", "score"]
 

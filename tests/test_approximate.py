@@ -1,8 +1,8 @@
 """FAISS HNSW mode: recall against exact search, and the same list shape and rules."""
 import numpy as np
 
-from webapp.pipeline.neighbors.approximate import faiss_top_k, hnsw_parameters, recall_at_k
-from webapp.pipeline.neighbors.exact import exact_top_k
+from indexer.neighbors.approximate import faiss_top_k, hnsw_parameters, recall_at_k
+from indexer.neighbors.exact import exact_top_k
 
 
 def clustered(n, d, seed=0):

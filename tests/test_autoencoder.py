@@ -12,12 +12,13 @@ from PIL import Image
 from conftest import run_build
 from scripts.demo_images import make_collection
 from webapp import create_app
-from webapp.pipeline import autoencoder_weights, trainer
-from webapp.pipeline.models.autoencoder import ConvAutoencoder, save_checkpoint, untrained
-from webapp.pipeline.models.autoencoder_settings import AutoencoderSettings
-from webapp.pipeline.models.choice import choose
-from webapp.pipeline.pixel_store import batches, decode_to_file, split_rows
-from webapp.pipeline.training import EarlyStopping, train_autoencoder, validation_loss
+from indexer.embedders.autoencoder import train, weights
+from indexer.embedders.autoencoder.report import TrainingReport
+from indexer.embedders.autoencoder.network import ConvAutoencoder, save_checkpoint, untrained
+from indexer.embedders.autoencoder.settings import AutoencoderSettings
+from indexer.embedders.choice import choose
+from indexer.embedders.autoencoder.pixels import batches, decode_to_file, split_rows
+from indexer.embedders.autoencoder.epochs import EarlyStopping, train_autoencoder, validation_loss
 
 TINY = AutoencoderSettings(latent=16, image_size=16, epochs=3, batch_size=8)
 
@@ -109,15 +110,15 @@ def test_a_rerun_reuses_the_autoencoder_until_retrain(tmp_path, monkeypatch):
         os.makedirs(os.path.dirname(dest), exist_ok=True)
         with open(dest, "wb") as f:
             f.write(b"checkpoint %d" % len(trained))
-        return autoencoder_weights.TrainingReport(settings.as_dict(), {}, None, None)
+        return TrainingReport(settings.as_dict(), {}, None, None)
 
-    monkeypatch.setattr(trainer, "train_and_save", fake_training)
+    monkeypatch.setattr(train, "train_and_save", fake_training)
     root = tmp_path / "images"
     make_collection(str(root), groups=2, per_group=3, seed=2)
 
     def resolve(retrain=False):
-        return autoencoder_weights.resolve(str(root), "imagenet", TINY, retrain=retrain,
-                                           device="cpu", workers=0, progress=False)
+        return weights.resolve(str(root), "imagenet", TINY, retrain=retrain,
+                               device="cpu", workers=0, progress=False)
 
     first = resolve()
     assert first.trained_now and trained == [6]
@@ -130,8 +131,8 @@ def test_a_rerun_reuses_the_autoencoder_until_retrain(tmp_path, monkeypatch):
     assert resolve().weights == fresh.weights  # the latest for the folder from now on
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="no images"):
-        autoencoder_weights.resolve(str(tmp_path / "empty"), "train", TINY, retrain=False,
-                                    device="cpu", workers=0, progress=False)
+        weights.resolve(str(tmp_path / "empty"), "train", TINY, retrain=False,
+                        device="cpu", workers=0, progress=False)
 
 
 def test_the_untrained_architecture_rebuilds_its_input_shape():

@@ -15,7 +15,7 @@ from PIL import Image
 from conftest import ROOT, run_build
 from scripts.demo_photos import make_demo_collection, make_families
 from webapp import create_app
-from webapp.pipeline.models.registry import BACKBONES, OFFLINE_MODEL
+from indexer.embedders.registry import BACKBONES, OFFLINE_MODEL
 
 # What the demo and `make demo` rely on without a network: real weights from a package.
 LITE0 = BACKBONES[OFFLINE_MODEL]
@@ -45,8 +45,8 @@ def all_images(client) -> list[dict]:
 def test_lite0_puts_photographs_in_their_imagenet_classes(families, photo, labels):
     from torchvision.models._meta import _IMAGENET_CATEGORIES
 
-    from webapp.pipeline.models.networks import classifier
-    from webapp.pipeline.models.torch_engine import standardize
+    from indexer.embedders.networks import classifier
+    from indexer.embedders.networks import standardize
     folder, _ = families
     pre = LITE0.preprocessing
     pixels = torch.from_numpy(pre.model_input(folder / photo / "original.jpg").pixels[None].copy())

@@ -1,7 +1,7 @@
 """The pairs kept for later rows: each row's best m, floors that only rise, the right bucket."""
 import numpy as np
 
-from webapp.pipeline.neighbors.earlier_pairs import BUCKET_FACTOR, EarlierPairs
+from indexer.neighbors.earlier_pairs import BUCKET_FACTOR, EarlierPairs
 
 
 def test_take_returns_each_rows_best_m_best_first():

@@ -20,7 +20,7 @@ def job_fp32_embeddings(root, paths) -> np.ndarray:
     """Embed files as the job does (same decode and crop), in plain fp32."""
     import torch
 
-    from webapp.pipeline.models.torch_engine import embed_batch, load_embedder
+    from indexer.embedders.torch_engine import embed_batch, load_embedder
     embedder = load_embedder("none", "cpu", "fp32")
     crops = [embedder.preprocessing.model_input(root / p).pixels for p in paths]
     return embed_batch(embedder, torch.from_numpy(np.stack(crops)))
@@ -71,9 +71,9 @@ def test_export_is_stored_once_per_model_with_its_preprocessing(app):
 
 
 def test_a_second_run_reuses_the_export_cached_on_this_machine(tmp_path, monkeypatch):
-    from webapp.pipeline.models.choice import choose
-    from webapp.pipeline.models.engine import load_engine
-    from webapp.pipeline.models.files import cache_paths
+    from indexer.embedders.choice import choose
+    from indexer.embedders.engine import load_engine
+    from indexer.embedders.model_files import cache_paths
     monkeypatch.setenv("SIMILAR_IMAGES_CACHE", str(tmp_path / "cache"))
     choice = choose("none", "cpu", "fp32")
     _, made, first = load_engine(choice)
@@ -88,8 +88,8 @@ def test_a_second_run_reuses_the_export_cached_on_this_machine(tmp_path, monkeyp
 
 
 def test_the_torch_engine_needs_no_mnn_graph(tmp_path, monkeypatch):
-    from webapp.pipeline.models.choice import choose
-    from webapp.pipeline.models.engine import load_engine
+    from indexer.embedders.choice import choose
+    from indexer.embedders.engine import load_engine
     monkeypatch.setenv("SIMILAR_IMAGES_CACHE", str(tmp_path / "cache"))
     embedder, files, _ = load_engine(choose("none", "cpu", "fp32", "torch"))
     assert files.mnn is None and not embedder.embeds_in_workers
@@ -99,10 +99,10 @@ def test_the_torch_engine_needs_no_mnn_graph(tmp_path, monkeypatch):
 
 def test_each_database_stores_the_model_once(tmp_path):
     from webapp import create_app
-    from webapp.pipeline.models.choice import choose
-    from webapp.pipeline.models.engine import load_engine
-    from webapp.pipeline.models.files import ensure_stored
-    from webapp.pipeline.store import ensure_schema
+    from indexer.embedders.choice import choose
+    from indexer.embedders.engine import load_engine
+    from indexer.embedders.model_files import ensure_stored
+    from indexer.store import ensure_schema
     choice = choose("none", "cpu", "fp32")
     files = load_engine(choice)[1]
     for name in ("first", "second"):
@@ -118,8 +118,8 @@ def test_each_database_stores_the_model_once(tmp_path):
 
 
 def test_mnn_engine_agrees_with_torch_fp32(built, sample):
-    from webapp.pipeline.models.choice import choose
-    from webapp.pipeline.models.engine import load_engine
+    from indexer.embedders.choice import choose
+    from indexer.embedders.engine import load_engine
     root = built.collection.root
     mnn = load_engine(choose("none", "cpu", "fp32", "mnn"))[0]
     crops = np.stack([mnn.preprocessing.model_input(root / p).pixels for p in sample])

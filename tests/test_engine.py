@@ -6,9 +6,10 @@ import pytest
 import torch
 
 from conftest import ROOT
-from webapp.pipeline.models import choice as choice_module
-from webapp.pipeline.models.choice import WeightsUnavailable, choose
-from webapp.pipeline.models.registry import BACKBONES, TORCHVISION
+from indexer.embedders import choice as choice_module
+from indexer.embedders.registry import WeightsUnavailable
+from indexer.embedders.choice import choose
+from indexer.embedders.registry import BACKBONES, TORCHVISION
 
 
 def test_keys_known_without_torch_name_what_torch_loads(tmp_path):

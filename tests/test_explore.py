@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 from sklearn.datasets import make_blobs
 
-from webapp.pipeline.explore import clusters, layout, sampling
-from webapp.pipeline.explore.curve_plot import curve_png
-from webapp.pipeline.explore.stage import explore
+from indexer.explore import kmeans, layout, sampling
+from indexer.explore.curve_plot import curve_png
+from indexer.explore.exploration import explore
 
 
 def unit_blobs(n: int, centers: int, dim: int = 64, seed: int = 0) -> np.ndarray:
@@ -18,8 +18,8 @@ def unit_blobs(n: int, centers: int, dim: int = 64, seed: int = 0) -> np.ndarray
 
 @pytest.mark.parametrize("centers", [3, 5, 8])
 def test_auto_finds_the_number_of_blobs(centers):
-    found = clusters.cluster(unit_blobs(400, centers), clusters.AUTO)
-    assert (found.k, found.method) == (centers, clusters.AUTO)
+    found = kmeans.cluster(unit_blobs(400, centers), kmeans.AUTO)
+    assert (found.k, found.method) == (centers, kmeans.AUTO)
     sizes = np.bincount(found.labels)
     assert len(sizes) == centers and sizes.min() > 0 and sizes.sum() == 400
     assert found.curve.chosen == centers and found.curve.ks[0] == 2
@@ -27,24 +27,24 @@ def test_auto_finds_the_number_of_blobs(centers):
 
 def test_labels_number_clusters_from_the_largest():
     vectors = np.concatenate([unit_blobs(300, 1, seed=1), unit_blobs(60, 1, seed=2)])
-    found = clusters.cluster(vectors, 2)
+    found = kmeans.cluster(vectors, 2)
     sizes = np.bincount(found.labels)
-    assert (found.k, found.method, list(sizes)) == (2, clusters.FIXED, [300, 60])
+    assert (found.k, found.method, list(sizes)) == (2, kmeans.FIXED, [300, 60])
 
 
 def test_the_elbow_is_where_the_curve_bends():
-    assert clusters.elbow_index([2, 3, 4, 5, 6, 7], [100, 60, 20, 18, 17, 16]) == 2
-    assert clusters.elbow_index([2, 3], [5, 4]) == 0
-    assert clusters.elbow_index([2, 3, 4], [1, 1, 1]) == 0
+    assert kmeans.elbow_index([2, 3, 4, 5, 6, 7], [100, 60, 20, 18, 17, 16]) == 2
+    assert kmeans.elbow_index([2, 3], [5, 4]) == 0
+    assert kmeans.elbow_index([2, 3, 4], [1, 1, 1]) == 0
 
 
 def test_candidates_stay_few_and_below_n():
-    assert clusters.candidate_ks(1) == clusters.candidate_ks(2) == []
-    assert clusters.candidate_ks(48) == list(range(2, 14))
-    large = clusters.candidate_ks(1_000_000)
-    assert large[:19] == list(range(2, 21)) and max(large) == clusters.MAX_K
-    assert len(large) <= 19 + clusters.SPARSE_CANDIDATES and large == sorted(set(large))
-    assert all(k < 10 for k in clusters.candidate_ks(10))
+    assert kmeans.candidate_ks(1) == kmeans.candidate_ks(2) == []
+    assert kmeans.candidate_ks(48) == list(range(2, 14))
+    large = kmeans.candidate_ks(1_000_000)
+    assert large[:19] == list(range(2, 21)) and max(large) == kmeans.MAX_K
+    assert len(large) <= 19 + kmeans.SPARSE_CANDIDATES and large == sorted(set(large))
+    assert all(k < 10 for k in kmeans.candidate_ks(10))
 
 
 def test_samples_are_bounded_and_distinct():
@@ -54,14 +54,14 @@ def test_samples_are_bounded_and_distinct():
 
 
 def test_silhouette_and_curve_fits_see_bounded_samples(monkeypatch):
-    monkeypatch.setattr(clusters, "CURVE_SAMPLE", 300)
-    monkeypatch.setattr(clusters, "SILHOUETTE_SAMPLE", 120)
+    monkeypatch.setattr(kmeans, "CURVE_SAMPLE", 300)
+    monkeypatch.setattr(kmeans, "SILHOUETTE_SAMPLE", 120)
     seen = {"fit": set(), "silhouette": set()}
-    fit, silhouette = clusters.fit, clusters.silhouette
-    monkeypatch.setattr(clusters, "fit", lambda s, k, seed: seen["fit"].add(len(s)) or fit(s, k, seed))
-    monkeypatch.setattr(clusters, "silhouette",
+    fit, silhouette = kmeans.fit, kmeans.silhouette
+    monkeypatch.setattr(kmeans, "fit", lambda s, k, seed: seen["fit"].add(len(s)) or fit(s, k, seed))
+    monkeypatch.setattr(kmeans, "silhouette",
                         lambda s, labels: seen["silhouette"].add(len(s)) or silhouette(s, labels))
-    found = clusters.cluster(unit_blobs(1000, 4), clusters.AUTO)
+    found = kmeans.cluster(unit_blobs(1000, 4), kmeans.AUTO)
     assert seen == {"fit": {300}, "silhouette": {120}}
     assert len(found.labels) == 1000 and found.k == 4  # every vector assigned all the same
 
@@ -69,15 +69,15 @@ def test_silhouette_and_curve_fits_see_bounded_samples(monkeypatch):
 @pytest.mark.parametrize("n", [1, 2])
 def test_tiny_collections(n):
     vectors = unit_blobs(n, 1)
-    assert clusters.cluster(vectors, clusters.AUTO) is None
-    assert clusters.cluster(vectors, 0) is None
+    assert kmeans.cluster(vectors, kmeans.AUTO) is None
+    assert kmeans.cluster(vectors, 0) is None
     places = layout.project(vectors, "umap")
     assert places.shape == (n, 2) and np.isfinite(places).all()
     assert places.min() >= 0 and places.max() <= 1
 
 
 def test_two_images_with_a_fixed_k_get_a_cluster_each():
-    found = clusters.cluster(unit_blobs(2, 2), 5)
+    found = kmeans.cluster(unit_blobs(2, 2), 5)
     assert found.k == 2 and sorted(found.labels) == [0, 1]
 
 
@@ -88,16 +88,16 @@ def test_clusters_zero_and_map_none_make_nothing():
 
 
 def test_parse_option():
-    assert clusters.parse_option("auto") == "auto"
-    assert clusters.parse_option("0") == 0 and clusters.parse_option("12") == 12
+    assert kmeans.parse_option("auto") == "auto"
+    assert kmeans.parse_option("0") == 0 and kmeans.parse_option("12") == 12
     with pytest.raises(ValueError):
-        clusters.parse_option("-1")
+        kmeans.parse_option("-1")
     with pytest.raises(ValueError):
-        clusters.parse_option("many")
+        kmeans.parse_option("many")
 
 
 def test_the_curve_is_a_png():
-    found = clusters.cluster(unit_blobs(200, 3), clusters.AUTO)
+    found = kmeans.cluster(unit_blobs(200, 3), kmeans.AUTO)
     png = curve_png(found.curve)
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
 
@@ -105,7 +105,7 @@ def test_the_curve_is_a_png():
 @pytest.mark.parametrize("method", ["umap", "tsne"])
 def test_maps_keep_blobs_apart_in_the_unit_square(method):
     vectors = unit_blobs(300, 3)
-    labels = clusters.cluster(vectors, 3).labels
+    labels = kmeans.cluster(vectors, 3).labels
     places = layout.project(vectors, method)
     assert places.shape == (300, 2) and places.dtype == np.float32
     assert places.min() >= 0 and places.max() <= 1 and np.isfinite(places).all()

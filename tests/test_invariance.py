@@ -8,10 +8,10 @@ from PIL import Image
 from conftest import run_build
 from scripts.demo_photos import TURNED_EDITS, make_turned
 from webapp import create_app
-from webapp.pipeline.models.calibration import EDITS, edits_for
-from webapp.pipeline.models.choice import choose
-from webapp.pipeline.models.networks import ViewAverage, dihedral_views
-from webapp.pipeline.models.registry import OFFLINE_MODEL
+from indexer.embedders.calibration import EDITS, edits_for
+from indexer.embedders.choice import choose
+from indexer.embedders.networks import ViewAverage, dihedral_views
+from indexer.embedders.registry import OFFLINE_MODEL
 
 COPIES = len(TURNED_EDITS)  # each photograph's seven flips and quarter turns
 

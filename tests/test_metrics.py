@@ -8,8 +8,8 @@ import pytest
 from conftest import run_build
 from webapp import create_app
 from core.metrics import closeness, from_cosine
-from webapp.pipeline.neighbors import choose_method, find_neighbors
-from webapp.pipeline.neighbors.small import score, small_top_k
+from indexer.neighbors import choose_method, find_neighbors
+from indexer.neighbors.small import score, small_top_k
 
 
 def raw_features(n: int, d: int, seed: int) -> np.ndarray:

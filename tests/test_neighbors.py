@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from webapp.pipeline.neighbors.exact import exact_top_k
-from webapp.pipeline.neighbors.small import SMALL_N, score, small_top_k, top_k_of_rows
+from indexer.neighbors.exact import exact_top_k
+from indexer.neighbors.small import SMALL_N, score, small_top_k, top_k_of_rows
 
 
 def brute_force(vectors: np.ndarray, k: int):

@@ -17,8 +17,8 @@ from s3_server import keys, running_s3, upload_folder
 from scripts.index_lists import active_lists, query
 from webapp import create_app
 from core.imaging import Preprocessing, thumbnail_name
-from webapp.pipeline.reader import decode_one, worker_context
-from webapp.pipeline.scan import hash_files, scan, scan_source
+from indexer.read import decode_one, worker_context
+from indexer.scan import hash_files, scan, scan_source
 
 BUCKET = "photos"
 SOURCE = f"s3://{BUCKET}/shop"

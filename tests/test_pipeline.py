@@ -152,7 +152,7 @@ def test_the_job_runs_from_a_plain_session_without_a_flask_app(collection, tmp_p
 
     from webapp import create_app
     from core.db import db
-    from webapp.pipeline.runner import BuildOptions, run_build as run_job
+    from indexer.runner import BuildOptions, run_build as run_job
     url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
     engine = create_engine(url)
     db.Model.metadata.create_all(engine)

@@ -144,7 +144,7 @@ def test_copies_that_keep_dying_fail_the_run_instead_of_looping(collection, tmp_
     ("ray://[fe80::1]:10001", ("fe80::1", 10001)), ("::1", None), ("auto", None),
     ("head", None)])
 def test_cluster_addresses_are_read_as_ray_reads_them(address, expected):
-    from webapp.pipeline.distributed.ray_stages import host_and_port
+    from indexer.distributed.ray_stages import host_and_port
     assert host_and_port(address) == expected
 
 

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from core.imaging import Preprocessing
-from webapp.pipeline.reader import embed_files
+from indexer.read import embed_files
 
 
 class MeanColour:

@@ -3,7 +3,7 @@ import os
 
 from PIL import Image
 
-from webapp.pipeline.scan import hash_files, scan
+from indexer.scan import hash_files, scan
 
 
 def touch_image(path, color=(200, 0, 0)):

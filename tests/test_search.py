@@ -13,7 +13,7 @@ from PIL import Image
 
 from conftest import K, ROOT
 from webapp import create_app
-from webapp.pipeline.store import ensure_schema
+from indexer.store import ensure_schema
 
 
 def upload(client, data: bytes, url="/api/search", field="image", name="query.jpg", **form):
@@ -159,7 +159,7 @@ def test_searching_loads_no_torch(built):
     code = f"""
 import io, sys
 from webapp import create_app
-from webapp.pipeline.store import ensure_schema
+from indexer.store import ensure_schema
 app = create_app({{"SQLALCHEMY_DATABASE_URI": {built.url!r}}})
 data = open({str(path)!r}, "rb").read()
 response = app.test_client().post("/api/search", data={{"image": (io.BytesIO(data), "q.jpg")}})

@@ -17,7 +17,7 @@ from webapp.approximate_search import index_path, mapped_index
 from webapp.active_index import served_index
 from core.db import db
 from core.records import Build, SearchIndex
-from webapp.pipeline import search_index
+from indexer import search_index
 from webapp.search import query_embedder, search, search_matrix
 from scripts.ann_benchmark import clustered_vectors
 

@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 
 from test_neighbors import brute_force, random_unit, unit
-from webapp.pipeline.neighbors import small
-from webapp.pipeline.neighbors.small import small_top_k
-from webapp.pipeline.neighbors.exact import exact_top_k
+from indexer.neighbors import small
+from indexer.neighbors.small import small_top_k
+from indexer.neighbors.exact import exact_top_k
 
 
 @pytest.mark.parametrize("n,k", [(300, 10), (37, 5), (50, 49), (50, 100), (1, 10)])

@@ -1,8 +1,8 @@
 """The job's one-line summary."""
 import re
 
-from webapp.pipeline.runner import Summary
-from webapp.pipeline.scan import Skip
+from indexer.runner import Summary
+from indexer.scan import Skip
 
 
 def summary(**changes):

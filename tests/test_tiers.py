@@ -18,7 +18,7 @@ from scripts.demo_images import make_collection
 from test_pipeline import query
 from webapp import create_app
 from webapp.duplicates import group_links
-from webapp.pipeline.models.calibration import EDITS, calibrate_vectors, choose_threshold
+from indexer.embedders.calibration import EDITS, calibrate_vectors, choose_threshold
 from core.tiers import tier
 
 EXACT_PAIR = ["copies/exact.jpg", "group-00/picture-00.jpg"]

@@ -123,7 +123,7 @@ def test_database_down_gives_503():
 def test_empty_database_shows_how_to_build(tmp_path):
     app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'new.sqlite3'}"})
     with app.app_context():
-        from webapp.pipeline.store import ensure_schema
+        from indexer.store import ensure_schema
         ensure_schema()
     client = app.test_client()
     assert "build_index.py" in client.get("/").get_data(as_text=True)
