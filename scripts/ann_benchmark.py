@@ -113,7 +113,7 @@ def worker_report(folder: str, parameters: dict) -> dict:
 def worker(folder: str, parameters: dict) -> None:
     """Map the index as a web worker does, answer each query, print timings and memory."""
     import faiss
-    from webapp.approximate_search import mapped_flags
+    from webapp.search.mapped_index import mapped_flags
     from indexer.search_index import CANDIDATES
     faiss.omp_set_num_threads(1)  # as in the web: SEARCH_THREADS=1
     before = memory(folder)

@@ -28,7 +28,7 @@ import numpy as np  # noqa: E402
 
 from webapp import create_app  # noqa: E402
 from core.db import db  # noqa: E402
-from webapp.files import collection_root  # noqa: E402
+from webapp.serving.image_files import collection_root  # noqa: E402
 from core.records import Build, IndexedImage, StoredEmbedder  # noqa: E402
 
 
@@ -62,7 +62,7 @@ def synthesize(total: int, seed: int = 0, with_index: bool = False) -> Build:
     store.save_build_rows(db.session, build.id, rows, empty, empty.astype(np.float32))
     if with_index:
         from indexer import search_index
-        from webapp.search import load_matrix
+        from webapp.search.exact import load_matrix
         built = search_index.build(load_matrix(build)[1].astype(np.float32))
         store.save_search_index(db.session, build.id, built)
         print(f"search index {built.kind}, nprobe {built.parameters['nprobe']}, recall@10 "

@@ -2,10 +2,10 @@
 import pytest
 
 from conftest import sql_sent
-from webapp.active_index import EXTENSION
-from webapp.pages import CachedPage, LRUCache
+from webapp.serving.active_index import EXTENSION
+from webapp.serving.lru import CachedPage, LRUCache
 from core.db import db
-from webapp.warmup import warm_pages
+from webapp.serving.warmup import warm_pages
 
 PAGES = ["/", "/?page=1", "/api/images?per_page=7", "/images/{id}", "/api/images/{id}",
          "/duplicates", "/api/duplicates?per_page=3"]

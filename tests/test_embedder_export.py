@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from core.records import Embedding, StoredEmbedder
-from webapp.search import QueryEmbedder
+from webapp.search.exact import QueryEmbedder
 
 SAMPLE = slice(None, None, 5)
 

@@ -2,7 +2,7 @@
 from urllib.parse import quote
 
 from webapp import create_app
-from webapp.files import Links
+from webapp.serving.image_files import Links
 
 CDN = "https://cdn.example.com/collection"
 

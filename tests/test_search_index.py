@@ -13,12 +13,12 @@ import requests
 
 from conftest import K, new_postgres_database, run_build, serve
 from webapp import create_app
-from webapp.approximate_search import index_path, mapped_index
-from webapp.active_index import served_index
+from webapp.search.mapped_index import index_path, mapped_index
+from webapp.serving.active_index import served_index
 from core.db import db
 from core.records import Build, SearchIndex
 from indexer import search_index
-from webapp.search import query_embedder, search, search_matrix
+from webapp.search.exact import query_embedder, search, search_matrix
 from scripts.ann_benchmark import clustered_vectors
 
 

@@ -11,8 +11,8 @@ from conftest import new_postgres_database, run_build
 from test_caching import statements_during
 from tcp_proxy import TcpProxy
 from webapp import create_app
-from webapp.active_index import EXTENSION
-from webapp.warmup import warm_pages
+from webapp.serving.active_index import EXTENSION
+from webapp.serving.warmup import warm_pages
 
 
 def assert_security_headers(response, what):

@@ -3,7 +3,7 @@ import gzip
 import re
 
 from conftest import ROOT
-from webapp.static_files import collect, hashed_name
+from webapp.serving.static_files import collect, hashed_name
 
 
 def stylesheet_url(client) -> str:

@@ -17,7 +17,7 @@ from conftest import ROOT, new_postgres_database, run_build
 from scripts.demo_images import make_collection
 from test_pipeline import query
 from webapp import create_app
-from webapp.duplicates import group_links
+from webapp.duplicates.groups import group_links
 from indexer.embedders.calibration import EDITS, calibrate_vectors, choose_threshold
 from core.tiers import tier
 

@@ -1,11 +1,10 @@
 """The HTML gallery and image pages."""
-import math
-
 from flask import Blueprint, abort, current_app, render_template, request
 
-from .active_index import served_index
-from .page_cache import cached_page
-from .files import image_links, scored_links
+from ..params import pages_or_404
+from ..serving.active_index import served_index
+from ..serving.page_cache import cached_page
+from ..serving.image_files import image_links, scored_links
 
 bp = Blueprint("views", __name__)
 
@@ -18,9 +17,7 @@ def gallery():
     per_page = current_app.config["PER_PAGE"]
     page = request.args.get("page", 1, type=int)
     total = build.image_count if build else 0
-    pages = max(1, math.ceil(total / per_page))
-    if page < 1 or page > pages:
-        abort(404)
+    pages = pages_or_404(page, total, per_page)
     images = [image_links(row) for row in build.page(page, per_page)] if build else []
     return render_template("gallery.html", build=build, images=images, page=page,
                            pages=pages, total=total)

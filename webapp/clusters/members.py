@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from sqlalchemy import text
 
-from .active_index import ServedIndex
+from ..serving.active_index import ServedIndex
 from core.db import db
 from core.records import Build, ClusterCurve
 

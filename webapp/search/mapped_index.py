@@ -24,11 +24,11 @@ from dataclasses import dataclass
 import numpy as np
 from flask import current_app
 
-from .active_index import ServedIndex
+from ..serving.active_index import ServedIndex
 from core.db import db
 from core.atomic import write_atomically
 from core.records import Build, Embedding, SearchIndex
-from .search import Match, SearchUnavailable, top_k
+from .exact import Match, SearchUnavailable, top_k
 
 log = logging.getLogger(__name__)
 HASH_CHUNK = 8 * 1024 * 1024

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, render_template, request
 
-from .active_index import served_index
-from .api import BadRequest, bad_request
-from .files import SAMPLE_ID, image_links, url_pattern
-from .map_points import map_points
-from .page_cache import cached_page
+from ..serving.active_index import served_index
+from ..params import BadRequest, bad_request
+from ..serving.image_files import SAMPLE_ID, image_links, url_pattern
+from .points import map_points
+from ..serving.page_cache import cached_page
 
 bp = Blueprint("map", __name__)
 bp.register_error_handler(BadRequest, bad_request)

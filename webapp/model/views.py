@@ -1,17 +1,21 @@
-"""The model behind the served index: GET /model, and a trained model's pictures as PNG.
+"""The model behind the served index: GET /model, GET /api/index, and a trained model's
+pictures as PNG.
 
 Everything comes from the database (builds, embedders, trained_models), so a web host with
 nothing but DATABASE_URL shows it; the pages are cached per build like the others.
 """
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, render_template
+from datetime import timezone
+
+from flask import Blueprint, Response, abort, jsonify, render_template
 from sqlalchemy import select
 
-from .active_index import served_index
+from ..serving.active_index import served_index
 from core.db import db
+from core.metrics import MEANING
 from core.records import StoredEmbedder, TrainedModel
-from .page_cache import cached_page
+from ..serving.page_cache import cached_page
 
 bp = Blueprint("model", __name__)
 PICTURES = {"loss": TrainedModel.loss_png, "reconstructions": TrainedModel.reconstructions_png}
@@ -63,3 +67,17 @@ def picture(name: str):
     if data is None:
         abort(404)
     return Response(data, mimetype="image/png")
+
+
+@bp.get("/api/index")
+@cached_page
+def index_facts():
+    """Describe the served index: what built it, and how big it is."""
+    served = served_index()
+    build = served.build
+    if build is None:
+        return jsonify(error="there is no index yet: run scripts/build_index.py"), 404
+    built_at = build.finished_at.replace(tzinfo=timezone.utc).isoformat()
+    return jsonify(model=build.model, weights=build.weights, invariance=build.invariance,
+                   dim=served.dim, metric=build.metric, score=MEANING[build.metric], k=build.k,
+                   images=build.image_count, built_at=built_at)

@@ -9,15 +9,16 @@ from flask import Blueprint, jsonify, render_template
 from PIL import Image
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from . import approximate_search
-from .active_index import served_index
-from .files import scored_links
-from .errors import wants_json
+from . import mapped_index
+from ..serving.active_index import served_index
+from ..serving.image_files import scored_links
+from ..errors import wants_json
 from core.imaging import THUMBNAIL_SIZE, DecodedInput
 from core.records import Build
-from .search import SearchUnavailable, query_embedder, search, search_matrix
+from .exact import SearchUnavailable, query_embedder, search, search_matrix
 from core.hashing import content_hash
-from .uploads import MAX_K, UploadError, requested_k, too_large_message, uploaded_image
+from ..params import too_large_message
+from .uploads import MAX_K, UploadError, requested_k, uploaded_image
 
 bp = Blueprint("search", __name__)
 log = logging.getLogger(__name__)
@@ -49,13 +50,13 @@ def run_search() -> tuple[Build, list[dict], DecodedInput]:
 def search_served(served, embedder, upload: DecodedInput, k: int):
     """Search through the build's approximate index where it has one, else exactly."""
     try:
-        mapped = approximate_search.mapped_index(served)
+        mapped = mapped_index.mapped_index(served)
     except SearchUnavailable as exc:
         raise UploadError(str(exc), 503) from None
     if mapped is None:
         return search(embedder, search_matrix(served), upload.pixels, k)
     query, _ = embedder.embed(upload.pixels)
-    return approximate_search.search(mapped, served.build, query, k)
+    return mapped_index.search(mapped, served.build, query, k)
 
 
 def decoded_upload(embedder, data: bytes) -> DecodedInput:

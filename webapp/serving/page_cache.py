@@ -18,7 +18,7 @@ from flask import make_response, request
 from werkzeug.http import parse_etags
 
 from .active_index import EXTENSION, ActiveIndex, served_index
-from .pages import CachedPage
+from .lru import CachedPage
 
 
 def page_key(environ) -> tuple:

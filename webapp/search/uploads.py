@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import io
 
-from flask import Request, current_app, request
+from flask import Request, request
 
 FIELD = "image"
 MAX_K = 100
@@ -55,7 +55,3 @@ def requested_k(default: int) -> int:
     if not 1 <= k <= MAX_K:
         raise UploadError(f"k must be between 1 and {MAX_K}")
     return k
-
-
-def too_large_message() -> str:
-    return f"Uploads are limited to {current_app.config['MAX_UPLOAD_MB']:g} MB"

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from sqlalchemy import select, text
 
-from .active_index import ServedIndex
+from ..serving.active_index import ServedIndex
 from core.db import db
 from core.records import Build, Embedding, Image, IndexedImage
 from core.tiers import EXACT, NEAR_DUPLICATE

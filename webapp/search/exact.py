@@ -16,7 +16,7 @@ import numpy as np
 from flask import current_app
 from sqlalchemy import select
 
-from .active_index import ServedIndex
+from ..serving.active_index import ServedIndex
 from core.db import db
 from core.imaging import DecodedInput, Preprocessing
 from core.metrics import closeness, from_cosine

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import csv
 import io
-import math
 import os
 
-from flask import Blueprint, Response, abort, jsonify, render_template, request
+from flask import Blueprint, Response, jsonify, render_template, request
 
-from .active_index import served_index
-from .api import MAX_PAGE, MAX_PER_PAGE, BadRequest, bad_request, positive_int_arg
-from .duplicates import Member, duplicate_groups, page_of_groups, scored_members
-from .files import image_links
-from .page_cache import cached_page
+from ..serving.active_index import served_index
+from ..params import (MAX_PAGE, MAX_PER_PAGE, BadRequest, bad_request, page_count,
+                      pages_or_404, positive_int_arg)
+from .groups import Member, duplicate_groups, page_of_groups, scored_members
+from ..serving.image_files import image_links
+from ..serving.page_cache import cached_page
 
 bp = Blueprint("duplicates", __name__)
 bp.register_error_handler(BadRequest, bad_request)
@@ -35,7 +35,7 @@ def groups_page(page: int, per_page: int) -> dict:
     items = page_of_groups(served.build, groups, page, per_page) if served.build else []
     return {"build": served.build, "threshold": served.threshold, "total": len(groups),
             "page": page, "per_page": per_page,
-            "pages": max(1, math.ceil(len(groups) / per_page)),
+            "pages": page_count(len(groups), per_page),
             "groups": [{"tier": g.tier, "size": len(g.positions), "keep": members[0].id,
                         "images": [member_entry(m) for m in members]}
                        for g, members in items]}
@@ -46,12 +46,8 @@ def groups_page(page: int, per_page: int) -> dict:
 def page():
     """Show one page of duplicate groups."""
     page_number = request.args.get("page", 1, type=int)
-    if page_number < 1:
-        abort(404)
-    body = groups_page(page_number, PER_PAGE)
-    if body["page"] > body["pages"]:
-        abort(404)
-    return render_template("duplicates.html", **body)
+    pages_or_404(page_number, len(duplicate_groups(served_index())), PER_PAGE)
+    return render_template("duplicates.html", **groups_page(page_number, PER_PAGE))
 
 
 @bp.get("/api/duplicates")

@@ -1,16 +1,15 @@
 """The served build's clusters: /clusters, /clusters/<c>, /clusters/curve.png, /api/clusters."""
 from __future__ import annotations
 
-import math
-
 from flask import Blueprint, abort, current_app, jsonify, make_response, render_template, request
 
-from .active_index import served_index
-from .api import MAX_PAGE, MAX_PER_PAGE, BadRequest, bad_request, positive_int_arg
-from .clusters import STRIP, cluster_members, curve_part, page_of_cluster, strips
-from .files import image_links
+from ..serving.active_index import served_index
+from ..params import (MAX_PAGE, MAX_PER_PAGE, BadRequest, bad_request, pages_or_404,
+                      positive_int_arg)
+from .members import STRIP, cluster_members, curve_part, page_of_cluster, strips
+from ..serving.image_files import image_links
 from core.records import ClusterCurve
-from .page_cache import cached_page
+from ..serving.page_cache import cached_page
 
 bp = Blueprint("clusters", __name__)
 bp.register_error_handler(BadRequest, bad_request)
@@ -45,9 +44,7 @@ def members_page(cluster_id: int, page: int, per_page: int) -> tuple[int, int, l
     positions = cluster_members(served).get(cluster_id)
     if positions is None:
         abort(404)
-    pages = max(1, math.ceil(len(positions) / per_page))
-    if page > pages:
-        abort(404)
+    pages = pages_or_404(page, len(positions), per_page)
     rows = page_of_cluster(served.build, positions, page, per_page)
     return len(positions), pages, [image_links(row) for row in rows]
 
@@ -57,8 +54,6 @@ def members_page(cluster_id: int, page: int, per_page: int) -> tuple[int, int, l
 def cluster(cluster_id: int):
     """Show one page of a cluster's images, in gallery order."""
     page_number = request.args.get("page", 1, type=int)
-    if page_number < 1:
-        abort(404)
     size, pages, images = members_page(cluster_id, page_number, current_app.config["PER_PAGE"])
     return render_template("cluster.html", build=served_index().build, cluster_id=cluster_id,
                            size=size, images=images, page=page_number, pages=pages)
