@@ -1,10 +1,11 @@
 """The gallery as JSON: GET /api/images (a page of the collection) and /api/images/<id>."""
-from flask import Blueprint, abort, current_app, jsonify
+from flask import Blueprint, current_app, jsonify
 
 from ..params import MAX_PAGE, MAX_PER_PAGE, BadRequest, bad_request, positive_int_arg
 from ..serving.active_index import served_index
 from ..serving.page_cache import cached_page
-from ..serving.image_files import image_links, scored_links
+from ..serving.image_files import image_links
+from .images import image_and_similar
 
 bp = Blueprint("api", __name__)
 bp.register_error_handler(BadRequest, bad_request)
@@ -26,10 +27,7 @@ def list_images():
 @cached_page
 def image_detail(image_id: int):
     """Return an image and its recommendations, best first."""
-    served = served_index()
-    build = served.build or abort(404)
-    row = build.image(image_id) or abort(404)
-    similar = scored_links(served.threshold, row.content_hash, build.similar(image_id))
+    build, row, similar = image_and_similar(image_id)
     return jsonify({**image_links(row), "width": row.width, "height": row.height,
                     "metric": build.metric, "cluster": row.cluster,
                     "similar": similar})

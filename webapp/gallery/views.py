@@ -1,10 +1,11 @@
 """The HTML gallery and image pages."""
-from flask import Blueprint, abort, current_app, render_template, request
+from flask import Blueprint, current_app, render_template, request
 
 from ..params import pages_or_404
 from ..serving.active_index import served_index
 from ..serving.page_cache import cached_page
-from ..serving.image_files import image_links, scored_links
+from ..serving.image_files import image_links
+from .images import image_and_similar
 
 bp = Blueprint("views", __name__)
 
@@ -27,10 +28,7 @@ def gallery():
 @cached_page
 def image(image_id: int):
     """Show an image and its recommendations, best first."""
-    served = served_index()
-    build = served.build or abort(404)
-    row = build.image(image_id) or abort(404)
-    similar = scored_links(served.threshold, row.content_hash, build.similar(image_id))
+    build, row, similar = image_and_similar(image_id)
     # Previous and next in gallery order, and the gallery page the image is on.
     around = build.at_positions([row.position - 1, row.position + 1])
     return render_template("image.html", build=build, image=dict(image_links(row), row=row),
