@@ -17,7 +17,7 @@ import live_server
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from scripts.demo_images import make_collection  # noqa: E402
+from samples.drawn import make_collection  # noqa: E402
 from webapp import create_app  # noqa: E402
 
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"

@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 
 from conftest import run_build
-from scripts.demo_images import make_collection
+from samples.drawn import make_collection
 from webapp import create_app
 from indexer.embedders.autoencoder import train, weights
 from indexer.embedders.autoencoder.report import TrainingReport

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, run_build
-from scripts.demo_images import make_collection
+from samples.drawn import make_collection
 from s3_server import keys, running_s3, upload_folder
 from scripts.index_lists import active_lists, query
 

@@ -14,7 +14,7 @@ from PIL import Image
 
 from conftest import ROOT, run_build
 from scripts.index_lists import active_lists, query
-from scripts.demo_images import make_collection
+from samples.drawn import make_collection
 from webapp import create_app
 
 

@@ -19,7 +19,7 @@ from core.db import db
 from core.records import Build, SearchIndex
 from indexer import search_index
 from webapp.search.exact import query_embedder, search, search_matrix
-from scripts.ann_benchmark import clustered_vectors
+from benchmarks.ann_benchmark import clustered_vectors
 
 
 @dataclass

@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from conftest import ROOT, new_postgres_database, run_build
-from scripts.demo_images import make_collection
+from samples.drawn import make_collection
 from test_pipeline import query
 from webapp import create_app
 from webapp.duplicates.groups import group_links

@@ -131,7 +131,7 @@ def precision_agreement(image_dir: str, sample: int, model: str, weights: str,
 
 
 def cmd_seed_run(args) -> dict:
-    from seed_method import seed_run
+    from benchmarks.seed_method import seed_run
     return {"images": seed_run(args.image_dir, args.database_url)}
 
 
@@ -139,8 +139,8 @@ def cmd_seed_run(args) -> dict:
 
 def cmd_rerun(args) -> dict:
     """First run on 1000 images, then 100 removed and 40 added, re-run, vs from scratch."""
-    from demo_images import make_collection
-    from index_lists import active_lists
+    from samples.drawn import make_collection
+    from scripts.index_lists import active_lists
     with tempfile.TemporaryDirectory() as tmp:
         images = os.path.join(tmp, "images")
         make_collection(images, groups=100, per_group=10, seed=3)
@@ -199,7 +199,7 @@ def cmd_neighbors(args) -> dict:
     seed = run_json(["neighbors", "--n", str(args.n), "--dim", str(args.dim), "--k",
                      str(args.k), "--seed-only"]) if args.compare_seed else None
     if args.seed_only:
-        from seed_method import seed_neighbors
+        from benchmarks.seed_method import seed_neighbors
         baseline = peak_rss_mb()
         vectors = random_vectors(args.n, args.dim)
         started = time.perf_counter()
@@ -258,7 +258,7 @@ def cmd_all(args) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         image_dir = args.images
         if not image_dir:
-            from demo_images import make_collection
+            from samples.drawn import make_collection
             image_dir = os.path.join(tmp, "images")
             make_collection(image_dir, groups=100, per_group=10, seed=3)
         embed = run_json(["embed", image_dir, "--model", args.model])

@@ -20,9 +20,9 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from scripts.autoencoder_benchmark import cpu_name  # noqa: E402
+from benchmarks.autoencoder_benchmark import cpu_name  # noqa: E402
 from scripts.index_lists import active_lists  # noqa: E402
-from scripts.ray_benchmark import timed_build, warm_up  # noqa: E402
+from benchmarks.ray_benchmark import timed_build, warm_up  # noqa: E402
 
 BUCKET = "benchmark"
 

@@ -97,7 +97,7 @@ def main() -> int:
     parser.add_argument("--queries", type=int, default=200, help="with --ann")
     args = parser.parse_args()
     if args.ann:
-        from scripts.ann_benchmark import run
+        from benchmarks.ann_benchmark import run
         return run(args.ann, args.queries)
     app = create_app({"SQLALCHEMY_DATABASE_URI": args.database_url} if args.database_url
                      else {})

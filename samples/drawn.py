@@ -1,4 +1,3 @@
-#!/usr/bin/env python
 """Make a demo collection: groups of transformed copies of procedurally drawn pictures.
 
 Each group starts from one picture (a gradient sky, shapes in a palette of its own, stripes
@@ -6,18 +5,15 @@ or checks); its members are that picture cropped, flipped, rotated a little, bri
 darkened, resized and re-encoded. A correct pipeline ranks an image's group mates first,
 which makes the demo easy to judge by eye and the tests able to measure it.
 
-    python scripts/demo_images.py DEST [--groups 30] [--per-group 10] [--seed 0]
+    python -m samples.drawn DEST [--groups 30] [--per-group 10] [--seed 0]
 """
 import argparse
 import os
 import random
-import sys
 
 from PIL import Image, ImageEnhance, ImageFilter, ImageOps
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from samples.pictures import base_picture  # noqa: E402
+from .pictures import base_picture
 
 
 def variant(img: Image.Image, rng: random.Random) -> Image.Image:

@@ -30,7 +30,7 @@ import urllib.request
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from scripts.demo_images import make_collection  # noqa: E402
+from samples.drawn import make_collection  # noqa: E402
 
 TARGET_RPS, TARGET_P99_MS = 1000, 30.0
 

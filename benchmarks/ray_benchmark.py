@@ -17,7 +17,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from scripts.autoencoder_benchmark import cpu_name  # noqa: E402
+from benchmarks.autoencoder_benchmark import cpu_name  # noqa: E402
 from scripts.index_lists import active_lists  # noqa: E402
 
 BUILD = os.path.join(ROOT, "scripts", "build_index.py")
