@@ -140,7 +140,7 @@ def cmd_seed_run(args) -> dict:
 def cmd_rerun(args) -> dict:
     """First run on 1000 images, then 100 removed and 40 added, re-run, vs from scratch."""
     from samples.drawn import make_collection
-    from scripts.index_lists import active_lists
+    from tests.support.index_lists import active_lists
     with tempfile.TemporaryDirectory() as tmp:
         images = os.path.join(tmp, "images")
         make_collection(images, groups=100, per_group=10, seed=3)

@@ -21,7 +21,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from benchmarks.autoencoder_benchmark import cpu_name  # noqa: E402
-from scripts.index_lists import active_lists  # noqa: E402
+from tests.support.index_lists import active_lists  # noqa: E402
 from benchmarks.ray_benchmark import timed_build, warm_up  # noqa: E402
 
 BUCKET = "benchmark"
@@ -31,7 +31,7 @@ def main() -> None:
     image_dir, options = sys.argv[1], sys.argv[2:]
     import boto3
     from moto.server import ThreadedMotoServer
-    from tests.live_server import free_port
+    from tests.support.live_server import free_port
     port = free_port()
     os.environ.update(AWS_ENDPOINT_URL=f"http://127.0.0.1:{port}", AWS_ACCESS_KEY_ID="x",
                       AWS_SECRET_ACCESS_KEY="x", AWS_DEFAULT_REGION="us-east-1")

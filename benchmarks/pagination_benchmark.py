@@ -26,7 +26,7 @@ from webapp import create_app  # noqa: E402
 from core.db import db  # noqa: E402
 from core.records import ACTIVE, Build  # noqa: E402
 from indexer.store import bulk_insert, ensure_schema  # noqa: E402
-from benchmarks.scratch_database import scratch_postgres  # noqa: E402
+from tests.support.databases import scratch_postgres  # noqa: E402
 
 
 def fill(n: int, k: int) -> Build:

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks.scratch_database import scratch_postgres  # noqa: E402
+from tests.support.databases import scratch_postgres  # noqa: E402
 from core.settings import normalize_database_url  # noqa: E402
 from core.records import Embedding, Recommendation  # noqa: E402
 

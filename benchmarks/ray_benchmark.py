@@ -18,7 +18,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from benchmarks.autoencoder_benchmark import cpu_name  # noqa: E402
-from scripts.index_lists import active_lists  # noqa: E402
+from tests.support.index_lists import active_lists  # noqa: E402
 
 BUILD = os.path.join(ROOT, "scripts", "build_index.py")
 TARGET_RATIO = 1.5

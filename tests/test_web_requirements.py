@@ -12,8 +12,8 @@ import sys
 
 import pytest
 
-import live_server
-from conftest import K, ROOT
+from tests.support import live_server
+from tests.support.commands import K, ROOT
 
 # The installed size stated in the README is about 270 MB (onnxruntime 74 MB of it, faiss-cpu
 # 66 MB); this catches a heavy newcomer such as torch (several GB).

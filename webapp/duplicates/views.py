@@ -9,8 +9,8 @@ import os
 from flask import Blueprint, Response, jsonify, render_template, request
 
 from ..serving.active_index import served_index
-from ..params import (MAX_PAGE, MAX_PER_PAGE, BadRequest, bad_request, page_count,
-                      pages_or_404, positive_int_arg)
+from ..params import (MAX_PAGE, MAX_PER_PAGE, BadRequest, bad_request, page_count, pages_or_404,
+                      positive_int_arg)
 from .groups import Member, duplicate_groups, page_of_groups, scored_members
 from ..serving.image_files import image_links
 from ..serving.page_cache import cached_page

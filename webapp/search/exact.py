@@ -22,7 +22,6 @@ from core.imaging import DecodedInput, Preprocessing
 from core.metrics import closeness, from_cosine
 from core.records import Build, Embedding, IndexedImage, StoredEmbedder
 from core.metrics import unit_rows
-from core.hashing import content_hasher
 
 if TYPE_CHECKING:
     import onnxruntime as ort
