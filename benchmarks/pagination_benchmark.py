@@ -1,7 +1,8 @@
 #!/usr/bin/env python
 """Time the gallery's last page and an image page on a synthetic 100k-image PostgreSQL index.
 
-    python scripts/pagination_benchmark.py [--server-url postgresql://postgres@127.0.0.1/postgres]
+    python benchmarks/pagination_benchmark.py \
+        [--server-url postgresql://postgres@127.0.0.1/postgres]
         [--images 100000] [--k 10] [--repeat 200]
 
 Creates a database of its own on the server (dropped afterwards), fills it through the
@@ -23,9 +24,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from sqlalchemy import event  # noqa: E402
 
 from webapp import create_app  # noqa: E402
-from core.db import db  # noqa: E402
+from core.db import db, ensure_schema  # noqa: E402
 from core.records import ACTIVE, Build  # noqa: E402
-from indexer.store import bulk_insert, ensure_schema  # noqa: E402
+from indexer.store import bulk_insert  # noqa: E402
 from tests.support.databases import scratch_postgres  # noqa: E402
 
 
@@ -92,7 +93,7 @@ def main() -> int:
         app = create_app({"SQLALCHEMY_DATABASE_URI": url, "PER_PAGE": args.per_page,
                           "PAGE_CACHE_MB": 0})  # every page rendered: the uncached cost
         with app.app_context():
-            ensure_schema()
+            ensure_schema(db.engine)
             start = time.perf_counter()
             build = fill(args.images, args.k)
             print(f"stored {args.images} images and {args.images * args.k} recommendations "

@@ -62,10 +62,10 @@ def seed_store(database_url: str, lists: list[list[tuple[int, float]]]) -> int:
     from webapp import create_app
     from core.db import db
     from core.records import Recommendation
-    from indexer.store import ensure_schema
+    from core.db import ensure_schema
     app = create_app({"SQLALCHEMY_DATABASE_URI": database_url})
     with app.app_context():
-        ensure_schema()
+        ensure_schema(db.engine)
         count = 0
         for image, similar in enumerate(lists):
             for rank, (other, score) in enumerate(similar):

@@ -7,9 +7,9 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg2
 
 from webapp import create_app
-from core.db import db
+from core.db import db, ensure_schema
 from core.records import Recommendation
-from indexer.store import bulk_insert, ensure_schema
+from indexer.store import bulk_insert
 
 COLUMNS = ["build_id", "image_id", "rank", "similar_id", "score"]
 
@@ -22,7 +22,7 @@ def rows_for(build_id: int, count: int, k: int = 10):
 def measure(database_url: str, rows: int, orm_rows: int) -> dict:
     app = create_app({"SQLALCHEMY_DATABASE_URI": database_url})
     with app.app_context():
-        ensure_schema()
+        ensure_schema(db.engine)
         bulk = rows_for(1, rows)
         started = time.perf_counter()
         bulk_insert(db.session.connection(), "recommendations", COLUMNS, bulk)

@@ -65,16 +65,6 @@ def _copy_text(value) -> str:
     return str(value)
 
 
-def ensure_schema() -> None:
-    """Apply the Alembic migrations up to the newest (creates the schema on a new database).
-
-    The one step that needs the Flask app (Flask-Migrate reads its configuration there): the
-    entry points run it before the job.
-    """
-    from flask_migrate import upgrade
-    upgrade()
-
-
 def image_ids(session: Session, paths: list[str]) -> dict[str, int]:
     """Return the stable id of every path, creating ids for paths never seen before."""
     known = dict(session.execute(select(Image.path, Image.id)).all())
@@ -173,7 +163,7 @@ def save_cluster_curve(session: Session, build_id: int, png: bytes, curve: dict)
 
 
 def save_search_index(session: Session, build_id: int, built) -> None:
-    """Store a build's approximate search index (pipeline/search_index.BuiltSearchIndex)."""
+    """Store a build's approximate search index (search_index.BuiltSearchIndex)."""
     session.add(SearchIndex(build_id=build_id, kind=built.kind, parameters=built.parameters,
                             recall_at_10=built.recall_at_10, sample_size=built.sample_size,
                             data=built.data))

@@ -26,7 +26,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from scripts.build_index import EXIT_FAILED, EXIT_NO_WEIGHTS  # noqa: E402
 from webapp import create_app  # noqa: E402
-from core.db import db  # noqa: E402
+from core.db import db, ensure_schema  # noqa: E402
 from indexer import store  # noqa: E402
 from indexer.embedders.registry import WeightsUnavailable  # noqa: E402
 from indexer.embedders.choice import choose  # noqa: E402
@@ -122,7 +122,7 @@ def main(argv=None) -> int:
         choice = choose(args.weights, model=args.model, invariance=args.invariance)
         embedder, files, _ = load_engine(choice)
         with app.app_context():
-            store.ensure_schema()
+            ensure_schema(db.engine)
             # The tiers are the site's: the threshold stored (or recalibrated) for this model.
             ensure_stored(db.session, choice.model_key, choice.label, files)
             threshold, _ = StoredEmbedder.facts(choice.model_key, choice.label)

@@ -5,18 +5,16 @@ import sys
 
 from flask import Flask
 
-from core.db import db
+from core.db import MIGRATIONS_DIR, db
 from core.metrics import MEANING
-from core.settings import INSTANCE_DIR, normalize_database_url
+from core.settings import INSTANCE_DIR, ROOT, normalize_database_url
 
 from .config import Config
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MIGRATIONS_DIR = os.path.join(ROOT, "migrations")
 
 
 def create_app(overrides: dict | None = None) -> Flask:
-    """Create the app; `overrides` (tests, the offline job) win over the environment."""
+    """Create the app; `overrides` (tests, the scripts) win over the environment."""
     app = Flask(__name__, template_folder=os.path.join(ROOT, "templates"),
                 static_folder=os.path.join(ROOT, "static"),
                 instance_path=INSTANCE_DIR)
@@ -31,7 +29,7 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     db.init_app(app)
     # Imported here: Flask-Migrate pulls in Alembic (0.5 s), which only an app needs, not
-    # the job's modules imported on their own (scripts/benchmark.py neighbors).
+    # the job's modules imported on their own (benchmarks/benchmark.py neighbors).
     from flask_migrate import Migrate
     Migrate(app, db, directory=MIGRATIONS_DIR)
 

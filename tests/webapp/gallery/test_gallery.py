@@ -6,6 +6,7 @@ import pytest
 
 from tests.support.commands import K, ROOT
 from tests.support.live_server import all_images
+from core.db import db, ensure_schema
 from webapp import create_app
 
 
@@ -123,8 +124,7 @@ def test_database_down_gives_503():
 def test_empty_database_shows_how_to_build(tmp_path):
     app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'new.sqlite3'}"})
     with app.app_context():
-        from indexer.store import ensure_schema
-        ensure_schema()
+        ensure_schema(db.engine)
     client = app.test_client()
     assert "build_index.py" in client.get("/").get_data(as_text=True)
     assert client.get("/api/images").get_json()["total"] == 0

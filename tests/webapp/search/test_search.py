@@ -13,7 +13,7 @@ from PIL import Image
 
 from tests.support.commands import K, ROOT
 from webapp import create_app
-from indexer.store import ensure_schema
+from core.db import db, ensure_schema
 
 
 def upload(client, data: bytes, url="/api/search", field="image", name="query.jpg", **form):
@@ -159,7 +159,7 @@ def test_searching_loads_no_torch(built):
     code = f"""
 import io, sys
 from webapp import create_app
-from indexer.store import ensure_schema
+from core.db import ensure_schema
 app = create_app({{"SQLALCHEMY_DATABASE_URI": {built.url!r}}})
 data = open({str(path)!r}, "rb").read()
 response = app.test_client().post("/api/search", data={{"image": (io.BytesIO(data), "q.jpg")}})
@@ -176,7 +176,7 @@ def test_search_says_why_it_is_unavailable(client, built, tmp_path):
     assert upload(client, data).status_code == 200  # this process has that index loaded
     empty = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'empty.sqlite3'}"})
     with empty.app_context():
-        ensure_schema()
+        ensure_schema(db.engine)
     response = upload(empty.test_client(), data)
     assert response.status_code == 503 and "no index" in response.get_json()["error"]
 
