@@ -8,7 +8,10 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from sqlalchemy.orm import Session
 
+from core.locations import SourceError, is_remote
+from core.metrics import DEFAULT_METRIC, METRICS
 from core.records import FAILED, Build, utcnow
+
 from . import search_index, store
 from .embedders.autoencoder.weights import TRAIN, AutoencoderWeights, ensure_report_stored, resolve
 from .explore.exploration import Exploration, explore
@@ -16,11 +19,9 @@ from .embedders.autoencoder.settings import AUTOENCODER, AutoencoderSettings
 from .embedders.choice import Choice, choose
 from .embedders.engine import load_engine
 from .embedders.model_files import ModelFiles, ensure_stored
-from core.metrics import DEFAULT_METRIC, METRICS
 from .embedders.registry import DEFAULT_INVARIANCE, DEFAULT_MODEL, Embedder
 from .embed import embed_new
-from .neighbors import choose_method
-from core.locations import SourceError, is_remote
+from .neighbors import check_method, choose_method
 from .read import existing_thumbnails
 from .scan import Skip, scan_source, source_root
 from .placement import OneMachine, stages_for
@@ -50,9 +51,9 @@ class BuildOptions:
     map_method: str = "umap"      # the 2-D map: umap, tsne or none
     search_index: str = "auto"    # the web's approximate index: auto (past a size), always, never
     progress: bool = True
-    ray: str | None = None   # a Ray cluster's address, or local (start one): see stages.py
+    ray: str | None = None   # a Ray cluster's address, or local (start one): see placement.py
     # --model autoencoder: how it is trained (see AutoencoderSettings), and whether to train
-    # afresh rather than reuse the one trained for this folder (autoencoder_weights.py).
+    # afresh rather than reuse the one trained for this folder (embedders/autoencoder/weights.py).
     autoencoder: AutoencoderSettings = field(default_factory=AutoencoderSettings)
     retrain: bool = False
 
@@ -73,7 +74,7 @@ class Summary:
     changes: dict = field(default_factory=dict)  # new, changed, removed vs the previous index
     search_index: str | None = None   # the approximate search index's kind, where one was built
     search_recall: float | None = None  # its recall@10 against exact search, on a sample
-    where: str = OneMachine.description  # where the stages ran (stages.py)
+    where: str = OneMachine.description  # where the stages ran (placement.py)
 
     def line(self) -> str:
         """Return the one-line summary the job prints last."""
@@ -116,8 +117,10 @@ def run_build(session: Session, options: BuildOptions) -> Summary:
         options = replace(options, thumbnail_dir=os.path.abspath(options.thumbnail_dir))
     if options.metric not in METRICS:
         raise BuildError(f"unknown metric {options.metric!r}; one of {', '.join(METRICS)}")
-    if options.metric != "cosine" and options.neighbors == "faiss":
-        raise BuildError(f"--neighbors faiss ranks by cosine only, not {options.metric}")
+    try:  # before loading anything: a run that cannot rank so fails at once
+        check_method(options.neighbors, options.metric)
+    except ValueError as exc:
+        raise BuildError(str(exc)) from None
     trained = autoencoder_for(root, options) if options.model == AUTOENCODER else None
     choice = choose(trained.weights if trained else options.weights, options.device,
                     options.precision, options.engine, options.model, options.invariance,

@@ -18,15 +18,20 @@ EXACT_LIMIT = {"cpu": 200_000, "cuda": 2_000_000}
 METHODS = ("auto", "exact", "faiss")
 
 
-def choose_method(requested: str, n: int, device_type: str, metric: str = "cosine") -> str:
-    """Return 'exact' or 'faiss': what was asked for, or by size where 'auto'.
+def check_method(requested: str, metric: str) -> None:
+    """Raise ValueError where the method asked for cannot rank by `metric`.
 
     The raw-feature metrics (euclidean, dot) are always searched exactly (small.py, NumPy):
     the FAISS index and the symmetric sweep are built for cosine.
     """
+    if metric != "cosine" and requested == "faiss":
+        raise ValueError(f"--neighbors faiss ranks by cosine only, not {metric}")
+
+
+def choose_method(requested: str, n: int, device_type: str, metric: str = "cosine") -> str:
+    """Return 'exact' or 'faiss': what was asked for, or by size where 'auto'."""
+    check_method(requested, metric)
     if metric != "cosine":
-        if requested == "faiss":
-            raise ValueError(f"--neighbors faiss ranks by cosine only, not {metric}")
         return "exact"
     if requested != "auto":
         return requested
