@@ -1,9 +1,9 @@
 #!/usr/bin/env python
 """Time search by upload through the approximate index past a million images, without a
-database: `scripts/search_benchmark.py --ann N` runs this.
+database: `benchmarks/search_benchmark.py --ann N` runs this.
 
 1. N synthetic 512-d vectors, clustered (below), written to a temp folder as .npy;
-2. the job's IVF-PQ (webapp/pipeline/search_index.build: the same factory string, training,
+2. the job's IVF-PQ (indexer/search_index.build: the same factory string, training,
    nprobe tuning and recall sample as a real build), written to the folder as the web writes it;
 3. a fresh worker process maps the index file (IO_FLAG_MMAP), as a web worker does, and answers
    `queries` uploads of collection images: index candidates, then exact re-scoring of their

@@ -78,7 +78,7 @@ def time_build(args, tmp: str, model: str, invariance: str, seed_s: float) -> di
     # Real weights where they can be had offline; speed does not depend on the values.
     weights = "imagenet" if model == OFFLINE_MODEL else "none"
     # The seed neither clusters nor maps: the comparison leaves the explore stage out (it is
-    # timed on its own: scripts/explore_benchmark.py).
+    # timed on its own: benchmarks/explore_benchmark.py).
     build = [sys.executable, BUILD, "--model", model, "--weights", weights,
              "--invariance", invariance, "--clusters", "0", "--map", "none", "--no-progress"]
     name = f"{model}-{invariance}"
@@ -297,7 +297,7 @@ def markdown(embed: dict, n10k: dict, n100k: dict, store: dict) -> str:
     cpu = platform.processor() or platform.machine()
     lines = [
         f"Machine: {os.cpu_count()} cores ({cpu}), no GPU. Command: `.venv/bin/python "
-        "scripts/benchmark.py all`.", "",
+        "benchmarks/benchmark.py all`.", "",
         "| stage | this project | seed method | ratio |", "| --- | --- | --- | --- |",
         *embedding_rows(embed),
         f"| exact top-10, N = 10k, d = 512 | {n10k['seconds']} s, {n10k['peak_rss_mb']} MB "

@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """Time the explore stage on synthetic embeddings: k-means libraries, and the 2-D map.
 
-    python scripts/explore_benchmark.py kmeans [--n 100000] [--k 100]
-    python scripts/explore_benchmark.py map [--n 1000] [--method umap|tsne]
+    python benchmarks/explore_benchmark.py kmeans [--n 100000] [--k 100]
+    python benchmarks/explore_benchmark.py map [--n 1000] [--method umap|tsne]
 
 The vectors are Gaussian blobs in 512 dimensions, L2-normalised like the job's embeddings.
 """

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Load-test the web process as the Procfile runs it, with wrk over image and gallery pages.
 
-    python scripts/load_test.py [--dir DIR] [--database-url URL] [--duration 20]
+    python benchmarks/load_test.py [--dir DIR] [--database-url URL] [--duration 20]
         [--warmup 20] [--runs 3] [--connections 16] [--workers 2]
 
 Makes a 1000-image demo collection in DIR if it is missing (100 groups of 10), indexes it

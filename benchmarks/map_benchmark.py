@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Time static/map.js drawing N random points in headless Chromium, zooming in and out.
 
-    python scripts/map_benchmark.py [--points 100000] [--steps 60]
+    python benchmarks/map_benchmark.py [--points 100000] [--steps 60]
 
 A page with the map's canvas and a points file are served from a temporary folder on the
 loopback; the script zooms with wheel events and prints the draw times that the map keeps.

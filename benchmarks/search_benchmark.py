@@ -9,11 +9,11 @@ through Flask's test client by default, or over HTTP against a running server (-
 plus random unit vectors under the same model, so that a 100k-image search can be timed
 without embedding 100k files. Use it on a scratch database.
 
---ann N times the approximate index alone (scripts/ann_benchmark.py): N synthetic clustered
+--ann N times the approximate index alone (benchmarks/ann_benchmark.py): N synthetic clustered
 512-d vectors, the job's IVF-PQ built once into a temp folder, searched by a fresh worker
 process that memory-maps it, with recall@10 against exact search and the worker's memory.
 
-    python scripts/search_benchmark.py [--database-url URL] [--uploads 20] [--url URL]
+    python benchmarks/search_benchmark.py [--database-url URL] [--uploads 20] [--url URL]
         [--synthesize 100000 [--search-index]] [--ann 2000000 [--queries 200]]
 """
 import argparse

@@ -1,4 +1,5 @@
-"""Write a file that readers (other workers, other jobs) may open at any moment: whole or absent."""
+"""Write a file that readers (other workers, other jobs) may open at any moment: whole or
+absent, never part of it."""
 from __future__ import annotations
 
 import contextlib

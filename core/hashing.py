@@ -1,4 +1,5 @@
-"""The content hash: what an image is stored under, by the job for files and by the web for uploads."""
+"""The content hash: what an image is stored under, by the job for its files and by the web
+for uploads."""
 from __future__ import annotations
 
 import hashlib

@@ -45,7 +45,7 @@ class Build(db.Model):
     model_key: Mapped[str] = mapped_column(String(255))
     # none, mirror or dihedral: the flips and rotations each embedding was averaged over
     invariance: Mapped[str] = mapped_column(String(16), default="none", server_default="none")
-    # cosine, euclidean or dot: what the recommendations are ranked by (webapp/metrics.py)
+    # cosine, euclidean or dot: what the recommendations are ranked by (core/metrics.py)
     metric: Mapped[str] = mapped_column(String(16), default="cosine", server_default="cosine")
     k: Mapped[int] = mapped_column(Integer)
     image_count: Mapped[int] = mapped_column(Integer, default=0)
@@ -147,7 +147,7 @@ class ClusterCurve(db.Model):
 class SearchIndex(db.Model):
     """A build's approximate search index (FAISS) for search by upload, and its facts.
 
-    Only builds past the job's size threshold have one (webapp/pipeline/search_index.py).
+    Only builds past the job's size threshold have one (indexer/search_index.py).
     Kept in the database, like the ONNX embedder, so that a web host needs nothing but
     DATABASE_URL; each machine writes the bytes once to a local file it memory-maps.
     """

@@ -7,9 +7,10 @@ import sys
 from sqlalchemy.orm import Session
 from tqdm import tqdm
 
+from core.metrics import unit_rows
+
 from . import store
 from .embedders.registry import Embedder
-from core.metrics import unit_rows
 from .placement import OneMachine
 
 
@@ -17,7 +18,7 @@ def embed_new(session: Session, files, known: dict, embedder: Embedder, options,
               embed_files=OneMachine.embed_files) -> tuple[int, dict]:
     """Embed each content hash not in `known` (updated in place), committing per batch.
 
-    `embed_files` is the run's stage (stages.py): on this machine, or on a Ray cluster;
+    `embed_files` is the run's stage (placement.py): on this machine, or on a Ray cluster;
     `options` a runner.BuildOptions (batch_size, workers, thumbnail_dir, progress).
     Committing as it goes lets an interrupted run's successor reuse what was done.
     Returns (how many were embedded, {content_hash: reason} for files that failed to decode).

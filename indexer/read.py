@@ -15,8 +15,9 @@ from typing import Iterator
 
 import numpy as np
 
-from core.imaging import Preprocessing, save_thumbnail, thumbnail_jpeg, thumbnail_name
 from core import locations
+from core.imaging import Preprocessing, save_thumbnail, thumbnail_jpeg, thumbnail_name
+
 from .embedders.registry import Embedder
 
 # Batches a worker has queued ahead of the one being consumed: enough to keep every worker

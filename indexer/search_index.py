@@ -1,7 +1,7 @@
 """The approximate search index for search by upload: FAISS IVF-PQ, past a size.
 
 Below the size each web worker holds the build's float16 matrix and scores every row per
-upload (webapp/search.py). Past it the job also builds an IVF-PQ index of the unit vectors,
+upload (webapp/search/exact.py). Past it the job also builds an IVF-PQ index of the unit vectors,
 which every machine writes once to a local file and its workers memory-map: 72 bytes an image
 (64 of PQ code, 8 of id) shared by the workers instead of 1 KB an image (512-d) held by each.
 The web re-scores the index's best CANDIDATES exactly with the stored vectors, so scores stay

@@ -2,7 +2,7 @@
 """Re-run the near-duplicate calibration of a model; print it, and optionally store it.
 
 The job calibrates each new model once, on drawn pictures (see
-webapp/pipeline/models/calibration.py). This script re-runs that calibration, on more drawn
+indexer/embedders/calibration.py). This script re-runs that calibration, on more drawn
 pictures or on a folder of your own distinct pictures, and with --save replaces the
 threshold that the site uses for that model's indexes.
 

@@ -26,7 +26,7 @@ class Config:
         # onnxruntime threads per worker for search by upload; one each suits a worker per core.
         self.SEARCH_THREADS = int(env.get("SEARCH_THREADS", "1"))
         # This machine's copies of the builds' approximate search indexes, memory-mapped by
-        # its workers (webapp/approximate_search.py); a local disk, written once per build.
+        # its workers (webapp/search/mapped_index.py); a local disk, written once per build.
         self.SEARCH_INDEX_DIR = env.get("SEARCH_INDEX_DIR") or os.path.join(instance_path,
                                                                               "search_indexes")
         # Images on object storage or a CDN: originals at IMAGE_BASE_URL/<path>, thumbnails at
@@ -36,5 +36,5 @@ class Config:
         # How stale a web process may be after a publish, and its rendered-page cache size.
         self.INDEX_REFRESH_SECONDS = float(env.get("INDEX_REFRESH_SECONDS", "2"))
         self.PAGE_CACHE_MB = float(env.get("PAGE_CACHE_MB", "32"))
-        # Pages gunicorn's master renders before forking the workers (webapp/warmup.py).
+        # Pages gunicorn's master renders before forking the workers (webapp/serving/warmup.py).
         self.PAGE_CACHE_WARM = int(env.get("PAGE_CACHE_WARM", "2000"))

@@ -48,7 +48,7 @@ def choose(weights: str = "imagenet", device: str = "auto", precision: str = "au
     """Resolve every 'auto' for this machine; raise WeightsUnavailable for a missing file.
 
     For the autoencoder, `weights` is none or a checkpoint (the job trains or finds one
-    first: autoencoder_weights.py) and `autoencoder` its settings.
+    first: autoencoder/weights.py) and `autoencoder` its settings.
     """
     if model not in BACKBONES:
         raise ValueError(f"unknown model {model!r}; one of {', '.join(BACKBONES)}")

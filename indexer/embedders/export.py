@@ -1,7 +1,7 @@
-"""Export the job's torch embedder, once per model_key and machine (see files.py).
+"""Export the job's torch embedder, once per model_key and machine (see model_files.py).
 
 The web process searches by upload without torch: it runs the ONNX export with onnxruntime.
-That graph takes the uint8 crop that webapp.imaging cuts and does the rest itself
+That graph takes the uint8 crop that core.imaging cuts and does the rest itself
 (normalisation, the backbone, L2 norm), so the web cannot drift from embed_batch's arithmetic.
 The job's CPU engine runs the same graph, converted to MNN, for any batch size.
 """

@@ -37,7 +37,7 @@ class Backbone:
     weights: Weights
     preprocessing: Preprocessing  # the weights' own, also used for random and local weights
     # Whether bf16 autocast keeps its embeddings within cosine 0.999 of fp32 (measured with
-    # scripts/benchmark.py embed): ResNets and VGG16 do; Lite0 does not (min 0.986 on 256
+    # benchmarks/benchmark.py embed): ResNets and VGG16 do; Lite0 does not (min 0.986 on 256
     # images). EfficientNet-B0 shares Lite0's depthwise layers and stays fp32 too: its real
     # weights cannot be had here to measure it.
     bf16: bool = True
@@ -63,7 +63,7 @@ BACKBONES = {b.name: b for b in (
                      "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"),
              Preprocessing(256, 224, (127 / 255,) * 3, (128 / 255,) * 3, "bicubic"),
              bf16=False),
-    # Trained on the collection itself (autoencoder_settings.py: latent size and resolution
+    # Trained on the collection itself (autoencoder/settings.py: latent size and resolution
     # are options, so this entry is the default one). bf16 is not measured for it, and its
     # small encoder is fast in fp32 on MNN.
     Backbone("autoencoder", 512, "latent",

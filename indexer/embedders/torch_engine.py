@@ -14,6 +14,7 @@ import torch
 from torch.fx.experimental.optimization import fuse
 
 from core.imaging import Preprocessing
+
 from .choice import Choice, choose
 from .networks import embedding_network, standardize, with_invariance
 from .registry import DEFAULT_INVARIANCE, DEFAULT_MODEL

@@ -3,7 +3,7 @@
 Why FAISS's k-means and not scikit-learn's: at 100k x 512 on the 2-core machine, one fit
 with k = 100 took FAISS 3.7 s (train and assign all) against 59.8 s for scikit-learn's KMeans
 (lloyd, one init, 20 iterations) and 5.2 s for MiniBatchKMeans, which FAISS still beats while
-running exact Lloyd iterations (`scripts/explore_benchmark.py kmeans`; README, Performance).
+running exact Lloyd iterations (`benchmarks/explore_benchmark.py kmeans`; README, Performance).
 FAISS trains on at most `max_points_per_centroid` (256) vectors per cluster; every vector is
 then assigned to its nearest centre a chunk at a time. Auto's whole curve (27 fits, with
 k-means++ starts) and its silhouettes took 39.4 s at 100k.

@@ -57,7 +57,7 @@ def fast_pass_error(dtype: torch.dtype, dim: int) -> float:
 
 # The bf16 fast pass pays only with AMX, and only for large N: it halves the product's time
 # but needs 74 candidates a row instead of 18, and re-scoring them costs more than it saves
-# below the crossover. Measured (scripts/benchmark.py neighbors --fast fp32|bf16, d = 512):
+# below the crossover. Measured (benchmarks/benchmark.py neighbors --fast fp32|bf16, d = 512):
 # 2-core AMX Xeon: 30k fp32 5.1 s, bf16 8.6 s; 60k fp32 31.8 s, bf16 22.2 s. 2-core AMD Zen 4
 # (AVX512-BF16, no AMX): 30k 4.5 vs 5.6 s, 60k 15.3 vs 16.4 s, 100k 38.9 vs 41.9 s: never.
 BF16_FROM = 40_000

@@ -23,7 +23,7 @@ def small_top_k(vectors: np.ndarray, k: int, metric: str = "cosine"
                 ) -> tuple[np.ndarray, np.ndarray]:
     """Return (ids, scores), each N x min(k, N-1), best first, never the row itself.
 
-    cosine: `vectors` are unit length; euclidean, dot: raw features (see webapp/metrics.py).
+    cosine: `vectors` are unit length; euclidean, dot: raw features (see core/metrics.py).
     """
     kk, ids, scores = empty_lists(len(vectors), k)
     if kk == 0:

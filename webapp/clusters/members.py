@@ -9,9 +9,10 @@ from __future__ import annotations
 import numpy as np
 from sqlalchemy import text
 
-from ..serving.active_index import ServedIndex
 from core.db import db
 from core.records import Build, ClusterCurve
+
+from ..serving.active_index import ServedIndex
 
 STRIP = 8  # thumbnails shown per cluster on /clusters and in /api/clusters
 

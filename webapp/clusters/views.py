@@ -3,12 +3,13 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, jsonify, make_response, render_template, request
 
+from core.records import ClusterCurve
+
 from ..serving.active_index import served_index
 from ..params import (MAX_PAGE, MAX_PER_PAGE, BadRequest, bad_request, pages_or_404,
                       positive_int_arg)
 from .members import STRIP, cluster_members, curve_part, page_of_cluster, strips
 from ..serving.image_files import image_links
-from core.records import ClusterCurve
 from ..serving.page_cache import cached_page
 
 bp = Blueprint("clusters", __name__)

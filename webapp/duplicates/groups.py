@@ -18,10 +18,11 @@ from dataclasses import dataclass
 import numpy as np
 from sqlalchemy import select, text
 
-from ..serving.active_index import ServedIndex
 from core.db import db
 from core.records import Build, Embedding, Image, IndexedImage
 from core.tiers import EXACT, NEAR_DUPLICATE
+
+from ..serving.active_index import ServedIndex
 
 MAX_SHOWN = 100  # images listed per group on a page; the exports list them all
 CHUNK = 5_000    # values per IN (...) list: SQLite allows 32,766 parameters a statement

@@ -1,4 +1,5 @@
-"""One image of the served build with its stored recommendations: what its page and its JSON show."""
+"""One image of the served build with its stored recommendations: what its page and its JSON
+show."""
 from __future__ import annotations
 
 from flask import abort

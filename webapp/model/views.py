@@ -11,10 +11,11 @@ from datetime import timezone
 from flask import Blueprint, Response, abort, jsonify, render_template
 from sqlalchemy import select
 
-from ..serving.active_index import served_index
 from core.db import db
 from core.metrics import MEANING
 from core.records import StoredEmbedder, TrainedModel
+
+from ..serving.active_index import served_index
 from ..serving.page_cache import cached_page
 
 bp = Blueprint("model", __name__)

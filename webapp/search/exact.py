@@ -2,7 +2,7 @@
 
 Each worker loads, on its first search, the ONNX embedder the job exported and the served
 build's embeddings (float16, in gallery order), and keeps them with the served index
-(webapp/active_index.py), so a build published later brings its own. A search is one
+(webapp/serving/active_index.py), so a build published later brings its own. A search is one
 embedding, one matrix product and one argpartition.
 """
 from __future__ import annotations
@@ -16,12 +16,13 @@ import numpy as np
 from flask import current_app
 from sqlalchemy import select
 
-from ..serving.active_index import ServedIndex
 from core.db import db
 from core.imaging import DecodedInput, Preprocessing
 from core.metrics import closeness, from_cosine
-from core.records import Build, Embedding, IndexedImage, StoredEmbedder
 from core.metrics import unit_rows
+from core.records import Build, Embedding, IndexedImage, StoredEmbedder
+
+from ..serving.active_index import ServedIndex
 
 if TYPE_CHECKING:
     import onnxruntime as ort

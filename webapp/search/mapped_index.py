@@ -1,6 +1,6 @@
 """Search by upload through a build's approximate index: FAISS IVF-PQ, memory-mapped.
 
-Builds past the job's size threshold carry one (webapp/pipeline/search_index.py). Each
+Builds past the job's size threshold carry one (indexer/search_index.py). Each
 machine writes its bytes once from the database to SEARCH_INDEX_DIR/build-<id>.faiss (a temp
 file renamed into place, so concurrent workers never read half a file), and each worker maps
 that file: the OS keeps one copy of its pages for all the workers of a machine. A search asks
@@ -24,10 +24,11 @@ from dataclasses import dataclass
 import numpy as np
 from flask import current_app
 
-from ..serving.active_index import ServedIndex
-from core.db import db
 from core.atomic import write_atomically
+from core.db import db
 from core.records import Build, Embedding, SearchIndex
+
+from ..serving.active_index import ServedIndex
 from .exact import Match, SearchUnavailable, top_k
 
 log = logging.getLogger(__name__)

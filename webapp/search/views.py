@@ -9,14 +9,15 @@ from flask import Blueprint, jsonify, render_template
 from PIL import Image
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from core.hashing import content_hash
+from core.imaging import THUMBNAIL_SIZE, DecodedInput
+from core.records import Build
+
 from . import mapped_index
 from ..serving.active_index import served_index
 from ..serving.image_files import scored_links
 from ..errors import wants_json
-from core.imaging import THUMBNAIL_SIZE, DecodedInput
-from core.records import Build
 from .exact import SearchUnavailable, query_embedder, search, search_matrix
-from core.hashing import content_hash
 from ..params import too_large_message
 from .uploads import MAX_K, UploadError, requested_k, uploaded_image
 

@@ -17,6 +17,7 @@ from flask import current_app
 
 from core.db import db
 from core.records import Build, StoredEmbedder
+
 from .lru import LRUCache
 
 EXTENSION = "active_index"

@@ -6,11 +6,12 @@ from urllib.parse import quote
 from flask import (Blueprint, abort, current_app, g, send_file, send_from_directory,
                    url_for)
 
-from .active_index import served_index
 from core.imaging import thumbnail_name
-from core.tiers import tier
-from core.records import Build
 from core.locations import is_remote
+from core.records import Build
+from core.tiers import tier
+
+from .active_index import served_index
 
 bp = Blueprint("files", __name__)
 

@@ -1,7 +1,7 @@
 """Rendered pages (HTML and JSON) kept per build and URL, answered before Flask runs.
 
 A page rendered for one build stays right until another build is published; the pages live
-in the served index (webapp/active_index.py), in a least-recently-used cache bounded by
+in the served index (webapp/serving/active_index.py), in a least-recently-used cache bounded by
 PAGE_CACHE_MB, and go with it when the active build changes.
 
 Hits are answered by a WSGI middleware in front of Flask (no request context, routing or

@@ -10,8 +10,9 @@ import time
 
 from flask import Flask
 
-from .active_index import served_index
 from core.db import db
+
+from .active_index import served_index
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Train the autoencoder on a collection's decoded crops (pixel_store.py): the loop only.
+"""Train the autoencoder on a collection's decoded crops (pixels.py): the loop only.
 
 A fixed-seed 85:15 split, random horizontal flips of the training images, Adam with the
 learning rate halved when validation loss stalls, and early stopping that keeps the epoch

@@ -14,6 +14,7 @@ from typing import Iterator
 import numpy as np
 
 from core.imaging import Preprocessing
+
 from ...read import decode_one, worker_context
 
 DECODE_CHUNK = 16  # files a worker decodes per task: few round trips, even load at the end

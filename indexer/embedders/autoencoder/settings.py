@@ -8,6 +8,7 @@ import json
 from dataclasses import dataclass
 
 from core.imaging import Preprocessing
+
 from ..registry import BACKBONES, Backbone
 
 AUTOENCODER = "autoencoder"

@@ -1,7 +1,7 @@
 """Train an autoencoder on a collection's files and leave its checkpoint and report behind.
 
-Decode once to a uint8 file (pixel_store.py), train (training.py), save the best epoch's
-checkpoint and draw its report (training_report.py). Only the job imports this (torch).
+Decode once to a uint8 file (pixels.py), train (epochs.py), save the best epoch's
+checkpoint and draw its report (plots.py, report.py). Only the job imports this (torch).
 """
 from __future__ import annotations
 

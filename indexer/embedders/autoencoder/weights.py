@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from core.atomic import write_atomically
 from core.records import TrainedModel
+
 from .report import TrainingReport, read_report
 from .settings import AutoencoderSettings
 from ..registry import WeightsUnavailable

@@ -58,7 +58,8 @@ def test_silhouette_and_curve_fits_see_bounded_samples(monkeypatch):
     monkeypatch.setattr(kmeans, "SILHOUETTE_SAMPLE", 120)
     seen = {"fit": set(), "silhouette": set()}
     fit, silhouette = kmeans.fit, kmeans.silhouette
-    monkeypatch.setattr(kmeans, "fit", lambda s, k, seed: seen["fit"].add(len(s)) or fit(s, k, seed))
+    monkeypatch.setattr(kmeans, "fit",
+                        lambda s, k, seed: seen["fit"].add(len(s)) or fit(s, k, seed))
     monkeypatch.setattr(kmeans, "silhouette",
                         lambda s, labels: seen["silhouette"].add(len(s)) or silhouette(s, labels))
     found = kmeans.cluster(unit_blobs(1000, 4), kmeans.AUTO)
