@@ -43,7 +43,7 @@ test: $(TEST_STAMP) system-deps
 
 # gunicorn as the Procfile runs it, under wrk, on a 1000-image index (see README, Performance).
 load: $(JOB_STAMP) system-deps
-	$(PY) scripts/load_test.py
+	$(PY) benchmarks/load_test.py
 
 demo: $(JOB_STAMP)
 	$(PY) scripts/demo.py --dir $(DEMO_DIR)

@@ -23,7 +23,7 @@ errorlog = "-"
 
 def when_ready(server):
     """Render the first pages in the master, so that the forked workers start warm."""
-    from webapp.warmup import warm_pages
+    from webapp.serving.warmup import warm_pages
     try:
         warm_pages(server.app.wsgi())
     except Exception as exc:  # a database not reachable yet must not keep the site down

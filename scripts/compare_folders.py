@@ -26,18 +26,19 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from scripts.build_index import EXIT_FAILED, EXIT_NO_WEIGHTS  # noqa: E402
 from webapp import create_app  # noqa: E402
-from webapp.db import db  # noqa: E402
-from webapp.pipeline import store  # noqa: E402
-from webapp.pipeline.models.choice import WeightsUnavailable, choose  # noqa: E402
-from webapp.models import StoredEmbedder  # noqa: E402
-from webapp.pipeline.models.engine import load_engine  # noqa: E402
-from webapp.pipeline.models.files import ensure_stored  # noqa: E402
-from webapp.pipeline.models.registry import (BACKBONES, DEFAULT_INVARIANCE,  # noqa: E402
-                                             DEFAULT_MODEL, INVARIANCE_HELP, INVARIANCES)
-from webapp.pipeline.embedding import embed_new  # noqa: E402
-from webapp.pipeline.runner import BuildOptions  # noqa: E402
-from webapp.pipeline.scan import Skip, hash_files, scan  # noqa: E402
-from webapp.tiers import tier  # noqa: E402
+from core.db import db, ensure_schema  # noqa: E402
+from indexer import store  # noqa: E402
+from indexer.embedders.registry import WeightsUnavailable  # noqa: E402
+from indexer.embedders.choice import choose  # noqa: E402
+from core.records import StoredEmbedder  # noqa: E402
+from indexer.embedders.engine import load_engine  # noqa: E402
+from indexer.embedders.model_files import ensure_stored  # noqa: E402
+from indexer.embedders.registry import (BACKBONES, DEFAULT_INVARIANCE, DEFAULT_MODEL,  # noqa: E402
+                                        INVARIANCE_HELP, INVARIANCES)
+from indexer.embed import embed_new  # noqa: E402
+from indexer.runner import BuildOptions  # noqa: E402
+from indexer.scan import Skip, hash_files, scan  # noqa: E402
+from core.tiers import tier  # noqa: E402
 
 FIELDS = ("a", "b", "score", "tier")
 
@@ -121,7 +122,7 @@ def main(argv=None) -> int:
         choice = choose(args.weights, model=args.model, invariance=args.invariance)
         embedder, files, _ = load_engine(choice)
         with app.app_context():
-            store.ensure_schema()
+            ensure_schema(db.engine)
             # The tiers are the site's: the threshold stored (or recalibrated) for this model.
             ensure_stored(db.session, choice.model_key, choice.label, files)
             threshold, _ = StoredEmbedder.facts(choice.model_key, choice.label)

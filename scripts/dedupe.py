@@ -24,10 +24,10 @@ from dataclasses import dataclass
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from webapp import create_app  # noqa: E402
-from webapp.duplicates import KeepSettings, find_groups, removable, scored_members  # noqa: E402
-from webapp.models import Build, StoredEmbedder  # noqa: E402
-from webapp.pipeline.locations import is_remote  # noqa: E402
-from webapp.pipeline.scan import file_digest  # noqa: E402
+from webapp.duplicates.groups import KeepSettings, find_groups, removable, scored_members  # noqa: E402
+from core.records import Build, StoredEmbedder  # noqa: E402
+from core.locations import is_remote  # noqa: E402
+from core.hashing import file_digest  # noqa: E402
 
 MANIFEST = "manifest.jsonl"
 

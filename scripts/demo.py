@@ -17,8 +17,8 @@ sys.path.insert(0, ROOT)
 
 from scripts.build_index import EXIT_NO_WEIGHTS  # noqa: E402
 from scripts.demo_photos import make_demo_collection  # noqa: E402
-from webapp.config import sqlite_url  # noqa: E402
-from webapp.pipeline.models.registry import DEFAULT_MODEL, OFFLINE_MODEL  # noqa: E402
+from core.settings import sqlite_url  # noqa: E402
+from indexer.embedders.registry import DEFAULT_MODEL, OFFLINE_MODEL  # noqa: E402
 
 
 def build_demo_index(folder: str, database: str, *extra: str) -> int:

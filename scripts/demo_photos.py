@@ -23,7 +23,7 @@ from PIL import Image, ImageEnhance, ImageFilter, ImageOps
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from webapp.pipeline.pictures import photographs  # noqa: E402
+from samples.pictures import photographs  # noqa: E402
 
 QUALITY = 90
 

@@ -41,14 +41,13 @@ from sqlalchemy.orm import aliased  # noqa: E402
 
 from scripts.build_index import EXIT_FAILED, EXIT_NO_WEIGHTS  # noqa: E402
 from webapp import create_app  # noqa: E402
-from webapp.db import db  # noqa: E402
-from webapp.metrics import METRICS  # noqa: E402
-from webapp.models import Build, Embedding, Image, IndexedImage, Recommendation  # noqa: E402
-from webapp.pipeline.models.choice import WeightsUnavailable  # noqa: E402
-from webapp.pipeline.models.registry import BACKBONES  # noqa: E402
-from webapp.pipeline.neighbors.small import small_top_k  # noqa: E402
-from webapp.pipeline.runner import BuildError, BuildOptions, run_build  # noqa: E402
-from webapp.pipeline.store import ensure_schema  # noqa: E402
+from core.db import db, ensure_schema  # noqa: E402
+from core.metrics import METRICS  # noqa: E402
+from core.records import Build, Embedding, Image, IndexedImage, Recommendation  # noqa: E402
+from indexer.embedders.registry import WeightsUnavailable  # noqa: E402
+from indexer.embedders.registry import BACKBONES  # noqa: E402
+from indexer.neighbors.small import small_top_k  # noqa: E402
+from indexer.runner import BuildError, BuildOptions, run_build  # noqa: E402
 
 WITHIN_CLUSTER = "within-cluster"
 # What a run means without ":weights": ImageNet weights, or the autoencoder trained on the folder.
@@ -232,7 +231,7 @@ def main(argv=None) -> int:
                           f"sqlite:///{os.path.join(workdir, 'evaluate.sqlite3')}"})
         try:
             with app.app_context():
-                ensure_schema()
+                ensure_schema(db.engine)
                 for run in args.runs:
                     lists, seconds = evaluate_run(run, image_dir, workdir, args.k,
                                                   not args.no_progress)

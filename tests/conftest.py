@@ -1,74 +1,22 @@
-"""Fixtures: generated collections, a fresh PostgreSQL database, indexes built by the real CLI."""
-import contextlib
+"""Fixtures: generated collections, a fresh PostgreSQL database, indexes built by the real CLI.
+
+The helpers they use (and tests import) are in tests/support/.
+"""
 import os
 import subprocess
-import sys
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2
 import pytest
-from sqlalchemy import event
 
-import live_server
+from samples.drawn import make_collection
+from webapp import create_app
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from scripts.demo_images import make_collection  # noqa: E402
-from webapp import create_app  # noqa: E402
+from .support.commands import K, run_build
+from .support.databases import new_postgres_database
 
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
-K = 5
-
-
-def run_build(image_dir, database_url, thumbnail_dir, *extra, weights="none", map_method="none"):
-    """Run scripts/build_index.py as a user would; return the CompletedProcess.
-
-    No 2-D map unless asked (`map_method`): UMAP's numba compile adds about 9 s to every
-    build process, and only the `built` indexes and the map's own tests look at it.
-    """
-    cmd = [sys.executable, str(ROOT / "scripts" / "build_index.py"), str(image_dir),
-           "--database-url", database_url, "--thumbnail-dir", str(thumbnail_dir),
-           "--weights", weights, "--no-progress", "--workers", "2", "--map", map_method,
-           *map(str, extra)]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=900, cwd=ROOT)
-
-
-@contextlib.contextmanager
-def serve(database_url, thumbnail_dir, workers=2, **settings):
-    """Run gunicorn app:app on a free loopback port; yield its base URL, stop it after.
-
-    `settings` are more environment variables for the app (PER_PAGE="10", ...).
-    """
-    port = live_server.free_port()
-    env = dict(os.environ, DATABASE_URL=database_url, THUMBNAIL_DIR=str(thumbnail_dir),
-               **settings)
-    gunicorn = os.path.join(os.path.dirname(sys.executable), "gunicorn")
-    url = f"http://127.0.0.1:{port}"
-    process = live_server.start([gunicorn, "-b", f"127.0.0.1:{port}", "-w", str(workers),
-                                 "app:app"], env, ROOT, url)
-    try:
-        yield url
-    finally:
-        live_server.stop(process)
-
-
-def sql_sent(engine, fetch) -> list[tuple[str, object]]:
-    """Run `fetch()` and return the (statement, parameters) the engine sent meanwhile."""
-    seen = []
-
-    def record(_conn, _cursor, statement, parameters, *_args):
-        seen.append((statement, parameters))
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        fetch()
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
-    return seen
 
 
 @dataclass
@@ -101,21 +49,6 @@ def postgres_server() -> str:
             pytest.fail(reason)
         pytest.skip(reason)
     return url
-
-
-@contextlib.contextmanager
-def new_postgres_database(server_url: str):
-    """Create a database, yield it as a Heroku-style postgres:// URL, drop it afterwards."""
-    name = f"simimg_test_{uuid.uuid4().hex[:10]}"
-    admin = psycopg2.connect(server_url)
-    admin.autocommit = True
-    admin.cursor().execute(f"CREATE DATABASE {name}")
-    parts = urlsplit(server_url)
-    try:
-        yield urlunsplit(("postgres", parts.netloc, "/" + name, "", ""))
-    finally:
-        admin.cursor().execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        admin.close()
 
 
 @pytest.fixture(scope="session")
@@ -170,7 +103,7 @@ def app(built):
                       "TESTING": True})
     yield app
     with app.app_context():
-        from webapp.db import db
+        from core.db import db
         db.engine.dispose()
 
 

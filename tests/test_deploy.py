@@ -13,8 +13,8 @@ import time
 import psycopg2
 import requests
 
-import live_server
-from conftest import K, ROOT, run_build
+from tests.support import live_server
+from tests.support.commands import K, ROOT, run_build
 
 REFRESH_SECONDS = 1
 

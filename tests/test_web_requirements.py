@@ -12,8 +12,8 @@ import sys
 
 import pytest
 
-import live_server
-from conftest import K, ROOT
+from tests.support import live_server
+from tests.support.commands import K, ROOT
 
 # The installed size stated in the README is about 270 MB (onnxruntime 74 MB of it, faiss-cpu
 # 66 MB); this catches a heavy newcomer such as torch (several GB).
@@ -40,7 +40,7 @@ def test_web_requirements_hold_no_torch_and_stay_small(web_venv):
     probe = subprocess.run([str(web_venv / "bin" / "python"), "-c", "import torch"],
                            capture_output=True, text=True)
     assert probe.returncode != 0 and "No module named 'torch'" in probe.stderr
-    # Builds past the size carry a FAISS index that the web maps (webapp/approximate_search.py).
+    # Builds past the size carry a FAISS index that the web maps (webapp/search/mapped_index.py).
     subprocess.run([str(web_venv / "bin" / "python"), "-c", "import faiss"], check=True)
     assert site_packages_mb(web_venv) < MAX_SITE_PACKAGES_MB
 

@@ -5,19 +5,19 @@ import sys
 
 from flask import Flask
 
-from .config import Config, normalize_database_url
-from .db import db
-from .metrics import MEANING
+from core.db import MIGRATIONS_DIR, db
+from core.metrics import MEANING
+from core.settings import INSTANCE_DIR, ROOT, normalize_database_url
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MIGRATIONS_DIR = os.path.join(ROOT, "migrations")
+from .config import Config
+
 
 
 def create_app(overrides: dict | None = None) -> Flask:
-    """Create the app; `overrides` (tests, the offline job) win over the environment."""
+    """Create the app; `overrides` (tests, the scripts) win over the environment."""
     app = Flask(__name__, template_folder=os.path.join(ROOT, "templates"),
                 static_folder=os.path.join(ROOT, "static"),
-                instance_path=os.path.join(ROOT, "instance"))
+                instance_path=INSTANCE_DIR)
     os.makedirs(app.instance_path, exist_ok=True)
     app.config.from_object(Config(app.instance_path))
     app.config.update(overrides or {})
@@ -29,26 +29,26 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     db.init_app(app)
     # Imported here: Flask-Migrate pulls in Alembic (0.5 s), which only an app needs, not
-    # the job's modules imported on their own (scripts/benchmark.py neighbors).
+    # the job's modules imported on their own (benchmarks/benchmark.py neighbors).
     from flask_migrate import Migrate
     Migrate(app, db, directory=MIGRATIONS_DIR)
 
-    from . import (active_index, api, cluster_views, duplicate_views, errors, files,
-                   map_views, model_views, page_cache, search_views, security, static_files,
-                   uploads, views)
+    from . import errors, security
+    from .clusters import views as clusters
+    from .duplicates import views as duplicates
+    from .gallery import api as gallery_api, views as gallery
+    from .map import views as map_page
+    from .model import views as model
+    from .search import uploads, views as search
+    from .serving import active_index, health, image_files, page_cache, static_files
     app.request_class = uploads.InMemoryRequest
     active_index.init_app(app)
     # WSGI layers, innermost first: Flask, the page cache, static files, security headers.
     page_cache.init_app(app)
     static_files.init_app(app)
-    app.register_blueprint(views.bp)
-    app.register_blueprint(api.bp)
-    app.register_blueprint(files.bp)
-    app.register_blueprint(search_views.bp)
-    app.register_blueprint(duplicate_views.bp)
-    app.register_blueprint(cluster_views.bp)
-    app.register_blueprint(map_views.bp)
-    app.register_blueprint(model_views.bp)
+    for feature in (gallery, gallery_api, health, image_files, search, duplicates, clusters,
+                    map_page, model):
+        app.register_blueprint(feature.bp)
     # What a score means on the page: "cosine similarity: higher is closer, ..." per metric.
     app.jinja_env.globals["score_meaning"] = MEANING.get
     errors.init_app(app)

@@ -1,26 +1,9 @@
-"""Settings read from the environment, and the one place that normalises database URLs."""
+"""The site's settings, read from the environment (core/settings.py: those the job shares)."""
 import os
 import secrets
 
-from .keeper import parse_folders, parse_rules
-
-
-def normalize_database_url(url: str) -> str:
-    """Return a SQLAlchemy URL that uses psycopg2 for PostgreSQL.
-
-    Heroku hands out ``postgres://`` URLs, which SQLAlchemy rejects, and SQLAlchemy 2.1 maps a
-    bare ``postgresql://`` to psycopg 3; the project's driver is psycopg2, so both become
-    ``postgresql+psycopg2://``. Any other URL (SQLite, an explicit driver) is left alone.
-    """
-    for prefix in ("postgres://", "postgresql://"):
-        if url.startswith(prefix):
-            return "postgresql+psycopg2://" + url[len(prefix):]
-    return url
-
-
-def sqlite_url(instance_path: str) -> str:
-    """Return the embedded default database: a SQLite file in the Flask instance folder."""
-    return "sqlite:///" + os.path.join(instance_path, "index.sqlite3")
+from core.settings import database_url, normalize_database_url, thumbnail_dir
+from .duplicates.keeper import parse_folders, parse_rules
 
 
 class Config:
@@ -28,8 +11,7 @@ class Config:
 
     def __init__(self, instance_path: str):
         env = os.environ
-        url = env.get("DATABASE_URL") or sqlite_url(instance_path)
-        self.SQLALCHEMY_DATABASE_URI = normalize_database_url(url)
+        self.SQLALCHEMY_DATABASE_URI = normalize_database_url(database_url(instance_path))
         # pre-ping: the site recovers by itself once a restarted database is back.
         self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
         # No known default: without SECRET_KEY each process gets a random one (the site keeps
@@ -38,7 +20,7 @@ class Config:
         # Overrides the collection root that the build recorded (the images moved, or the
         # web runs on another machine than the job).
         self.IMAGE_DIR = env.get("IMAGE_DIR") or None
-        self.THUMBNAIL_DIR = env.get("THUMBNAIL_DIR") or os.path.join(instance_path, "thumbnails")
+        self.THUMBNAIL_DIR = thumbnail_dir(instance_path)
         self.MAX_UPLOAD_MB = float(env.get("MAX_UPLOAD_MB", "20"))
         self.MAX_CONTENT_LENGTH = int(self.MAX_UPLOAD_MB * 1024 * 1024)
         # Uploads are decoded in the worker, up to 4 bytes a pixel (Pillow alone allows 179
@@ -51,7 +33,7 @@ class Config:
         # onnxruntime threads per worker for search by upload; one each suits a worker per core.
         self.SEARCH_THREADS = int(env.get("SEARCH_THREADS", "1"))
         # This machine's copies of the builds' approximate search indexes, memory-mapped by
-        # its workers (webapp/approximate_search.py); a local disk, written once per build.
+        # its workers (webapp/search/mapped_index.py); a local disk, written once per build.
         self.SEARCH_INDEX_DIR = env.get("SEARCH_INDEX_DIR") or os.path.join(instance_path,
                                                                               "search_indexes")
         # Images on object storage or a CDN: originals at IMAGE_BASE_URL/<path>, thumbnails at
@@ -61,9 +43,9 @@ class Config:
         # How stale a web process may be after a publish, and its rendered-page cache size.
         self.INDEX_REFRESH_SECONDS = float(env.get("INDEX_REFRESH_SECONDS", "2"))
         self.PAGE_CACHE_MB = float(env.get("PAGE_CACHE_MB", "32"))
-        # Pages gunicorn's master renders before forking the workers (webapp/warmup.py).
+        # Pages gunicorn's master renders before forking the workers (webapp/serving/warmup.py).
         self.PAGE_CACHE_WARM = int(env.get("PAGE_CACHE_WARM", "2000"))
-        # Duplicates: the order of the rules that choose the copy to keep (webapp/keeper.py),
+        # Duplicates: the order of the rules that choose the copy to keep (webapp/duplicates/keeper.py),
         # and folders (relative to the collection root) whose files are never listed for
         # removal, comma-separated. A wrong rule name stops the app at start, not at a page.
         self.DUPLICATE_KEEP_RULES = parse_rules(env.get("DUPLICATE_KEEP_RULES"))

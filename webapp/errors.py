@@ -2,7 +2,9 @@
 from flask import jsonify, render_template, request
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from .db import db
+from core.db import db
+
+from .params import too_large_message
 
 MESSAGES = {
     404: "Not found",
@@ -35,8 +37,7 @@ def init_app(app):
 
     @app.errorhandler(413)
     def too_large(_exc):
-        limit = app.config["MAX_UPLOAD_MB"]
-        return error_response(413, f"Uploads are limited to {limit:g} MB")
+        return error_response(413, too_large_message())
 
     @app.errorhandler(OperationalError)
     @app.errorhandler(DBAPIError)

@@ -1,0 +1,37 @@
+"""What this machine computes on: the device a run picks, and what the CPU does natively.
+
+Kept apart from the engines so that asking costs no import (torch only to ask CUDA).
+"""
+import os
+import sys
+
+
+def cpu_has_amx() -> bool:
+    """Return True where the CPU has AMX tiles for bf16 (Intel Sapphire Rapids and later).
+
+    AVX512-BF16 alone (AMD Zen 4) is not enough for bf16 to pay: see choice.pick_precision
+    and neighbors/exact.py for what was measured.
+    """
+    try:
+        with open("/proc/cpuinfo") as f:
+            return " amx_bf16" in f.read()
+    except OSError:
+        return False
+
+
+# Where none of these exists on Linux there is no GPU torch could use: NVIDIA's driver, WSL2's
+# GPU device, AMD's ROCm device. Then "auto" need not import torch (seconds) to hear "no".
+GPU_DEVICES = ("/proc/driver/nvidia/version", "/dev/dxg", "/dev/kfd")
+
+
+def pick_device(device: str) -> str:
+    if device == "cpu":
+        return "cpu"
+    if device == "auto" and sys.platform == "linux" and not any(map(os.path.exists,
+                                                                    GPU_DEVICES)):
+        return "cpu"
+    import torch
+    available = torch.cuda.is_available()
+    if device == "cuda" and not available:
+        raise RuntimeError("--device cuda asked for, but CUDA is not available here")
+    return "cuda" if available else "cpu"

@@ -1,0 +1,60 @@
+"""Scanning: recursion, order, extensions, hidden files, links, content hashes."""
+import os
+
+from PIL import Image
+
+from indexer.scan import hash_files, scan
+
+
+def touch_image(path, color=(200, 0, 0)):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", (8, 8), color).save(path, format="PNG")
+
+
+def test_recursive_sorted_case_insensitive(tmp_path):
+    for name in ["b.JPG", "a/z.png", "a/b/c.WebP", "C.Tiff", "d.jpeg", "e.gif", "f.bmp", "g.tif"]:
+        touch_image(tmp_path / name)
+    (tmp_path / "readme.txt").write_text("x")
+    files, skips = scan(str(tmp_path))
+    assert [f.path for f in files] == sorted(
+        ["C.Tiff", "a/b/c.WebP", "a/z.png", "b.JPG", "d.jpeg", "e.gif", "f.bmp", "g.tif"])
+    assert skips == []
+    assert scan(str(tmp_path))[0] == files  # deterministic
+
+
+def test_hidden_files_and_folders_and_image_named_folders(tmp_path):
+    touch_image(tmp_path / ".hidden.jpg")
+    touch_image(tmp_path / ".cache" / "x.jpg")
+    (tmp_path / "folder.jpg").mkdir()
+    touch_image(tmp_path / "folder.jpg" / "inside.png")
+    files, _ = scan(str(tmp_path))
+    assert [f.path for f in files] == ["folder.jpg/inside.png"]
+
+
+def test_symlink_loop_ends_and_outside_links_are_refused(tmp_path):
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    touch_image(root / "sub" / "a.png")
+    touch_image(outside / "secret.png")
+    os.symlink(root, root / "sub" / "loop")
+    os.symlink(outside / "secret.png", root / "leak.png")
+    os.symlink(root / "missing.png", root / "dangling.png")
+    files, skips = scan(str(root))
+    assert [f.path for f in files] == ["sub/a.png"]
+    reasons = {s.path: s.reason for s in skips}
+    assert "outside the collection root" in reasons["leak.png"]
+    assert "not a regular file" in reasons["dangling.png"]
+
+
+def test_identical_content_hashes_equal_and_vanished_files_are_skipped(tmp_path):
+    touch_image(tmp_path / "a.png")
+    touch_image(tmp_path / "copy.png")
+    touch_image(tmp_path / "other.png", color=(0, 0, 255))
+    touch_image(tmp_path / "gone.png")
+    files, _ = scan(str(tmp_path))
+    os.unlink(tmp_path / "gone.png")
+    good, skips = hash_files(files)
+    by_path = {f.path: f for f in good}
+    assert by_path["a.png"].content_hash == by_path["copy.png"].content_hash
+    assert by_path["a.png"].content_hash != by_path["other.png"].content_hash
+    assert by_path["a.png"].file_size == (tmp_path / "a.png").stat().st_size
+    assert [s.path for s in skips] == ["gone.png"] and "unreadable" in skips[0].reason

@@ -1,0 +1,233 @@
+"""A person in headless Chromium browses the gallery served by a real gunicorn."""
+import os
+import shutil
+
+import pytest
+import requests
+
+from tests.support.commands import K, serve
+
+CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+
+
+@pytest.fixture
+def server(built):
+    """gunicorn app:app against the built index; stopped after the test."""
+    with serve(built.url, built.thumbnails) as url:
+        yield url
+
+
+@pytest.fixture
+def browser():
+    if not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)):
+        reason = "Debian's chromium and chromium-driver are not installed (make test installs them as root)"
+        if os.environ.get("REQUIRE_BROWSER"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run",
+                 "--window-size=1280,900"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    yield driver
+    driver.quit()
+
+
+def test_browse_gallery_open_image_follow_a_recommendation(server, browser, built):
+    from selenium.webdriver.common.by import By
+
+    browser.get(server + "/")
+    assert f"{len(built.collection.groups)} images" in browser.find_element(By.TAG_NAME, "header").text
+    thumbs = browser.find_elements(By.CSS_SELECTOR, ".grid img")
+    assert len(thumbs) == len(built.collection.groups)
+    first = browser.find_element(By.CSS_SELECTOR, ".grid a")
+    first.click()
+
+    assert browser.current_url.startswith(server + "/images/")
+    recommendations = browser.find_elements(By.CSS_SELECTOR, ".recommendation")
+    assert len(recommendations) == K
+    scores = [float(r.find_element(By.CLASS_NAME, "score").text) for r in recommendations]
+    assert scores == sorted(scores, reverse=True)
+    original = browser.find_element(By.CSS_SELECTOR, "img.original")
+    assert browser.execute_script("return arguments[0].naturalWidth", original) > 0
+
+    target = recommendations[0].find_element(By.TAG_NAME, "a").get_attribute("href")
+    recommendations[0].find_element(By.TAG_NAME, "a").click()
+    assert browser.current_url == target
+    heading = browser.find_element(By.CLASS_NAME, "file-name").text
+    assert heading in built.collection.groups
+    assert len(browser.find_elements(By.CSS_SELECTOR, ".recommendation")) == K
+
+
+def test_search_by_upload_through_the_page(server, browser, built):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    path = "group-02/picture-03.jpg"
+    browser.get(server + "/")
+    browser.find_element(By.LINK_TEXT, "Search").click()
+    browser.find_element(By.ID, "search-image").send_keys(str(built.collection.root / path))
+    browser.find_element(By.CSS_SELECTOR, ".search-form button[type=submit]").click()
+    WebDriverWait(browser, 30).until(
+        expected_conditions.presence_of_all_elements_located((By.CSS_SELECTOR, ".recommendation")))
+
+    results = browser.find_elements(By.CSS_SELECTOR, ".recommendation")
+    assert len(results) == K
+    assert float(results[0].find_element(By.CLASS_NAME, "score").text) >= 0.99
+    assert results[0].find_element(By.CLASS_NAME, "tier").text == "exact"
+    results[0].find_element(By.TAG_NAME, "a").click()
+    assert browser.find_element(By.CLASS_NAME, "file-name").text == path
+
+
+def fits_without_sideways_scroll(browser) -> bool:
+    return browser.execute_script(
+        "return document.documentElement.scrollWidth <= window.innerWidth")
+
+
+def test_a_phone_sees_every_page_without_sideways_scroll_and_moves_around(browser, built):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    with serve(built.url, built.thumbnails, PER_PAGE="10") as server:
+        browser.get(server + "/?page=3")
+        first = browser.find_element(By.CSS_SELECTOR, ".grid a").get_attribute("href")
+        for width in (360, 390):
+            browser.set_window_size(width, 800)
+            for path in ("/", "/?page=3", first, "/search", "/duplicates", "/clusters",
+                         "/clusters/0", "/map", "/model"):
+                browser.get(path if path.startswith("http") else server + path)
+                assert fits_without_sideways_scroll(browser), (width, path)
+
+        # Page numbers, file names under thumbnails, and back from an image to its page.
+        browser.get(server + "/")
+        browser.find_element(By.CSS_SELECTOR, ".page-numbers").find_element(
+            By.LINK_TEXT, "3").click()
+        assert browser.current_url.endswith("/?page=3")
+        links = browser.find_elements(By.CSS_SELECTOR, ".grid a")
+        titles = [link.get_attribute("title") for link in links]
+        names = [link.find_element(By.CLASS_NAME, "name").text for link in links]
+        assert names == [title.rsplit("/", 1)[-1] for title in titles]
+        links[0].click()
+        browser.find_element(By.CSS_SELECTOR, ".image-nav a[rel=next]").click()
+        assert browser.find_element(By.CLASS_NAME, "file-name").text == titles[1]
+        browser.find_element(By.CSS_SELECTOR, ".image-nav a[rel=up]").click()
+        assert browser.current_url.endswith("/?page=3")
+
+        # The header's "Search by image": choosing a file searches; the upload shows above.
+        picture = built.collection.root / "group-01" / "picture-02.jpg"
+        browser.find_element(By.CSS_SELECTOR, ".header-search input[type=file]").send_keys(
+            str(picture))
+        WebDriverWait(browser, 30).until(expected_conditions.presence_of_all_elements_located(
+            (By.CSS_SELECTOR, ".recommendation")))
+        preview = browser.find_element(By.CSS_SELECTOR, ".upload-preview img")
+        assert browser.execute_script("return arguments[0].naturalWidth", preview) > 0
+        assert fits_without_sideways_scroll(browser)
+
+
+def blank_pixels_share(browser) -> float:
+    """Return the share of the map canvas's pixels that nothing was drawn on."""
+    return browser.execute_script("""
+        var canvas = document.getElementById('map');
+        var data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+        var blank = 0;
+        for (var i = 3; i < data.length; i += 4) if (data[i] === 0) blank++;
+        return blank / (data.length / 4);""")
+
+
+def test_the_map_draws_the_collection_and_a_click_opens_the_image(server, browser, built):
+    from selenium.webdriver.common.actions.action_builder import ActionBuilder
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(server + "/")
+    browser.find_element(By.LINK_TEXT, "Map").click()
+    canvas = browser.find_element(By.ID, "map")
+    WebDriverWait(browser, 30).until(lambda b: canvas.get_attribute("data-ready") == "true")
+    assert blank_pixels_share(browser) < 0.99  # something was drawn
+    ids = browser.execute_script("return window.similarMap.ids()")
+    assert len(ids) == len(built.collection.groups)
+
+    # The click goes to the nearest point: take the one farthest from any other, in view.
+    places = {i: browser.execute_script("return window.similarMap.screenPosition(arguments[0])", i)
+              for i in ids}
+    box = browser.execute_script("var r = arguments[0].getBoundingClientRect();"
+                                 "return [r.left, r.top, r.width, r.height]", canvas)
+    gap = {i: min(max(abs(x - u), abs(y - v)) for j, (u, v) in places.items() if j != i)
+           for i, (x, y) in places.items()
+           if box[0] + 5 < x < box[0] + box[2] - 5 and box[1] + 5 < y < box[1] + box[3] - 5}
+    target = max(gap, key=gap.get)
+    assert gap[target] > 4, gap  # wider than the click's rounding to whole pixels
+    x, y = places[target]
+    # At the window's coordinates, as screenPosition gives them (an element offset would
+    # count from the centre of the element's visible part).
+    click = ActionBuilder(browser)
+    click.pointer_action.move_to_location(round(x), round(y)).click()
+    click.perform()
+    WebDriverWait(browser, 10).until(lambda b: "/images/" in b.current_url)
+    assert browser.current_url == f"{server}/images/{target}"
+
+
+def test_the_map_zooms_and_pans(server, browser):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(server + "/map")
+    canvas = browser.find_element(By.ID, "map")
+    WebDriverWait(browser, 30).until(lambda b: canvas.get_attribute("data-ready") == "true")
+    first = browser.execute_script("return window.similarMap.ids()[0]")
+    where = lambda: browser.execute_script(  # noqa: E731
+        "return window.similarMap.screenPosition(arguments[0])", first)
+    before = where()
+    ActionChains(browser).click_and_hold(canvas).move_by_offset(60, 40).release().perform()
+    after = where()
+    assert (round(after[0] - before[0]), round(after[1] - before[1])) == (60, 40)
+    browser.execute_script("""
+        arguments[0].dispatchEvent(new WheelEvent('wheel', {deltaY: -500, bubbles: true,
+            cancelable: true, clientX: arguments[1], clientY: arguments[2]}));""",
+        canvas, after[0], after[1])
+    WebDriverWait(browser, 5).until(lambda b: where() is not None)
+    zoomed = where()
+    # Zooming about the point keeps it in place; another point moves away from it.
+    assert abs(zoomed[0] - after[0]) < 1 and abs(zoomed[1] - after[1]) < 1
+    assert blank_pixels_share(browser) < 1
+
+
+def test_gunicorn_refuses_a_60_mb_upload_and_stays_healthy(server):
+    response = requests.post(server + "/api/search", timeout=60,
+                             files={"image": ("huge.jpg", b"\xff\xd8" + bytes(60 * 2**20))})
+    assert response.status_code == 413 and "20 MB" in response.json()["error"]
+    text = requests.post(server + "/api/search", files={"image": ("a.txt", b"text")}, timeout=10)
+    assert text.status_code == 400 and "error" in text.json()
+    assert requests.get(server + "/healthz", timeout=10).status_code == 200
+
+
+def test_the_model_page_of_an_autoencoder_fits_a_phone(browser, collection, tmp_path,
+                                                       monkeypatch):
+    """Its settings, calibration table, loss curves and reconstructions: no sideways scroll."""
+    from selenium.webdriver.common.by import By
+
+    from tests.support.commands import run_build
+    monkeypatch.setenv("SIMILAR_IMAGES_CACHE", str(tmp_path / "cache"))
+    url = f"sqlite:///{tmp_path / 'ae.sqlite3'}"
+    result = run_build(collection.root, url, tmp_path / "t", "--model", "autoencoder",
+                       "--epochs", 2, weights="train")
+    assert result.returncode == 0, result.stderr
+    with serve(url, tmp_path / "t") as server:
+        browser.get(server + "/")
+        browser.find_element(By.CSS_SELECTOR, ".site-header a.model").click()
+        assert browser.current_url == server + "/model"
+        for width in (360, 390):
+            browser.set_window_size(width, 800)
+            browser.get(server + "/model")
+            pictures = browser.find_elements(By.CSS_SELECTOR, ".training-picture img")
+            assert len(pictures) == 2
+            for picture in pictures:
+                assert browser.execute_script("return arguments[0].naturalWidth", picture) > 0
+            assert fits_without_sideways_scroll(browser), width

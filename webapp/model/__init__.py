@@ -1,0 +1,1 @@
+"""The model behind the served index: GET /model, GET /api/index and the training pictures."""

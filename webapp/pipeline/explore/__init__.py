@@ -1,5 +1,0 @@
-"""Explore a build's embeddings: k-means clusters (clusters.py) and a 2-D map (layout.py).
-
-Both read the build's stacked vectors (float32, L2-normalised rows in gallery order) after
-the neighbour search; `stage.explore` runs them as the job's options say.
-"""
