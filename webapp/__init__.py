@@ -33,10 +33,11 @@ def create_app(overrides: dict | None = None) -> Flask:
     from flask_migrate import Migrate
     Migrate(app, db, directory=MIGRATIONS_DIR)
 
-    from . import (active_index, api, cluster_views, duplicate_views, errors, files,
+    from . import (active_index, api, cluster_views, duplicate_views, errors, files, ids,
                    map_views, model_views, page_cache, search_views, security, static_files,
                    uploads, views)
     app.request_class = uploads.InMemoryRequest
+    ids.init_app(app)  # before the blueprints: their routes bind the converter when added
     active_index.init_app(app)
     # WSGI layers, innermost first: Flask, the page cache, static files, security headers.
     page_cache.init_app(app)
