@@ -12,12 +12,14 @@ def touch_image(path, color=(200, 0, 0)):
 
 
 def test_recursive_sorted_case_insensitive(tmp_path):
-    for name in ["b.JPG", "a/z.png", "a/b/c.WebP", "C.Tiff", "d.jpeg", "e.gif", "f.bmp", "g.tif"]:
+    names = ["b.JPG", "a/z.png", "a/b/c.WebP", "C.Tiff", "d.jpeg", "e.gif", "f.bmp", "g.tif",
+             "h.ppm", "i.PGM", "j.pbm"]
+    for name in names:
         touch_image(tmp_path / name)
     (tmp_path / "readme.txt").write_text("x")
+    (tmp_path / "vector.eps").write_text("%!PS-Adobe-3.0 EPSF-3.0")
     files, skips = scan(str(tmp_path))
-    assert [f.path for f in files] == sorted(
-        ["C.Tiff", "a/b/c.WebP", "a/z.png", "b.JPG", "d.jpeg", "e.gif", "f.bmp", "g.tif"])
+    assert [f.path for f in files] == sorted(names)
     assert skips == []
     assert scan(str(tmp_path))[0] == files  # deterministic
 

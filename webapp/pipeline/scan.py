@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 from . import locations
 
-IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
+IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".ppm",
+                    ".pgm", ".pbm"}  # what imaging.FORMATS decodes
 HASH_CHUNK = 1 << 20
 
 
