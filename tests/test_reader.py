@@ -8,6 +8,7 @@ from PIL import Image
 
 from webapp.imaging import Preprocessing
 from webapp.pipeline.reader import embed_files
+from webapp.pipeline.scan import file_digest
 
 
 class MeanColour:
@@ -35,7 +36,7 @@ def items(tmp_path):
             path.write_bytes(b"not an image")
         else:
             Image.new("RGB", (80, 60), (i * 10, 255 - i * 10, 40)).save(path)
-        rows.append((str(path), f"{i:064x}"))
+        rows.append((str(path), file_digest(str(path))[1]))  # decoding checks the hash
     return rows
 
 

@@ -19,6 +19,7 @@ class ScannedFile:
     full_path: str
     file_size: int = 0
     content_hash: str = ""
+    root: str | None = None  # the folder scanned, which reading checks the file is still in
 
 
 @dataclass
@@ -52,7 +53,7 @@ def scan(root: str) -> tuple[list[ScannedFile], list[Skip]]:
             if reason:
                 skips.append(Skip(rel, reason))
             else:
-                files.append(ScannedFile(rel, full_path))
+                files.append(ScannedFile(rel, full_path, root=root))
     files.sort(key=lambda f: f.path)
     skips.sort(key=lambda s: s.path)
     return files, skips
@@ -81,14 +82,16 @@ def scan_source(root: str) -> tuple[list[ScannedFile], list[Skip]]:
     return scan_prefix(root) if locations.is_remote(root) else scan(root)
 
 
-def scan_prefix(prefix: str) -> tuple[list[ScannedFile], list[Skip]]:
-    """Return the image objects under an object-store prefix, sorted by relative path.
+def scan_prefix(prefix: str, max_bytes: int = locations.MAX_OBJECT_BYTES
+                ) -> tuple[list[ScannedFile], list[Skip]]:
+    """Return the image objects under an object-store prefix, sorted by relative path, and
+    those over `max_bytes` (by the listing's sizes: they are never read).
 
-    The same names as a folder's scan: hidden objects and "folders" are passed over. The
-    sizes come from the listing; an object store has no links, so nothing is skipped here.
-    Raises locations.SourceError when the prefix cannot be listed or holds nothing.
+    The same names as a folder's scan: hidden objects and "folders" are passed over; an
+    object store has no links. Raises locations.SourceError when the prefix cannot be
+    listed or holds nothing.
     """
-    files = []
+    files, skips = [], []
     listed = locations.list_objects(prefix)
     if not listed:
         raise locations.SourceError(f"no objects under {prefix}")
@@ -96,9 +99,14 @@ def scan_prefix(prefix: str) -> tuple[list[ScannedFile], list[Skip]]:
         parts = rel.split("/")
         if any(p.startswith(".") for p in parts[:-1]) or not is_image_name(parts[-1]):
             continue
-        files.append(ScannedFile(rel, locations.join(prefix, rel), size))
+        if size > max_bytes:
+            skips.append(Skip(rel, f"{size / 2**20:.0f} MB: objects over "
+                                   f"{max_bytes / 2**20:.0f} MB are not read"))
+        else:
+            files.append(ScannedFile(rel, locations.join(prefix, rel), size))
     files.sort(key=lambda f: f.path)
-    return files, []
+    skips.sort(key=lambda s: s.path)
+    return files, skips
 
 
 def _unusable(full_path: str, real_root: str) -> str | None:
@@ -116,14 +124,19 @@ def content_hasher():
     return hashlib.blake2b(digest_size=16)
 
 
-def file_digest(full_path: str) -> tuple[int, str]:
-    """Return (size in bytes, blake2b-128 hex digest) of a file's content."""
+def file_digest(full_path: str, root: str | None = None) -> tuple[int, str]:
+    """Return (size in bytes, blake2b-128 hex digest) of a file's or an object's content."""
+    with locations.open_stream(full_path, root) as f:
+        return digest_of(f)
+
+
+def digest_of(f) -> tuple[int, str]:
+    """Return (size, content hash) of what is left to read in a binary file object."""
     digest = content_hasher()
     size = 0
-    with locations.open_binary(full_path) as f:
-        while chunk := f.read(HASH_CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
+    while chunk := f.read(HASH_CHUNK):
+        digest.update(chunk)
+        size += len(chunk)
     return size, digest.hexdigest()
 
 
@@ -135,7 +148,7 @@ def hash_files(files: list[ScannedFile], threads: int = 4) -> tuple[list[Scanned
     """
     def one(f: ScannedFile):
         try:
-            f.file_size, f.content_hash = file_digest(f.full_path)
+            f.file_size, f.content_hash = file_digest(f.full_path, f.root)
             return None
         except OSError as exc:
             return Skip(f.path, f"unreadable: {exc.strerror or exc}")
