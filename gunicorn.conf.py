@@ -8,7 +8,8 @@ workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 # trickling 20 MB) held a whole worker for up to `timeout`; with threads the others keep
 # answering (without a front proxy that buffers bodies). Searches stay bounded
 # per worker (SEARCHES_PER_WORKER), pages are short CPU work. GUNICORN_CMD_ARGS (read by
-# gunicorn itself) can still change any of this, e.g. "--worker-class sync".
+# gunicorn itself) can still change any of this, e.g. "--worker-class sync --threads 1"
+# (gunicorn turns sync workers with more than one thread into gthread ones).
 worker_class = "gthread"
 threads = int(os.environ.get("WEB_THREADS", "4"))
 # The router gives up after 30 s; a worker stuck longer than that is killed and replaced.

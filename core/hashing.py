@@ -22,18 +22,24 @@ def content_hash(data: bytes) -> str:
     return digest.hexdigest()
 
 
-def file_digest(full_path: str) -> tuple[int, str, PictureFacts]:
-    """Return (size in bytes, blake2b-128 hex digest, header facts) of a file's content.
+def file_digest(full_path: str, root: str | None = None) -> tuple[int, str, PictureFacts]:
+    """Return (size in bytes, blake2b-128 hex digest, header facts) of a file's or an
+    object's content, opened once (locations.open_stream: no link, no FIFO, inside `root`)."""
+    with locations.open_stream(full_path, root) as f:
+        return digest_of(f)
+
+
+def digest_of(f) -> tuple[int, str, PictureFacts]:
+    """Return (size, content hash, header facts) of what is left to read in a binary file.
 
     The facts (format, JPEG quality, capture time) come from the first chunk, which the
     hash reads anyway: no second read.
     """
     digest = content_hasher()
     size, facts = 0, None
-    with locations.open_binary(full_path) as f:
-        while chunk := f.read(HASH_CHUNK):
-            if facts is None:
-                facts = read_facts(chunk)
-            digest.update(chunk)
-            size += len(chunk)
+    while chunk := f.read(HASH_CHUNK):
+        if facts is None:
+            facts = read_facts(chunk)
+        digest.update(chunk)
+        size += len(chunk)
     return size, digest.hexdigest(), facts or PictureFacts()

@@ -19,6 +19,10 @@ from .atomic import write_atomically
 # Pillow's own decompression-bomb limit (Image.MAX_IMAGE_PIXELS) is kept as it is: files over
 # twice the limit raise DecompressionBombError at open, before any pixel is decoded.
 
+# The formats decoded, uploads and the job alike: what the site claims to read. Pillow would
+# otherwise try some 40 plugins, EPS among them (which runs Ghostscript). PPM is also PGM,
+# PBM (and PFM).
+FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF", "PPM")
 THUMBNAIL_SIZE = 320
 THUMBNAIL_QUALITY = 85
 SIXTEEN_BIT_MODES = {"I;16", "I;16L", "I;16B", "I;16N"}
@@ -55,7 +59,7 @@ def open_rgb(source, min_size: int, max_pixels: int | None = None) -> DecodedIma
     cannot read, and Image.DecompressionBombError for files too large to decode safely:
     over twice Pillow's limit at open, over `max_pixels` (when given) before decoding.
     """
-    with Image.open(source) as img:
+    with Image.open(source, formats=FORMATS) as img:
         width, height = img.size
         if max_pixels and width * height > max_pixels:
             raise Image.DecompressionBombError(

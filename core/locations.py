@@ -8,9 +8,11 @@ forked decode worker or a Ray worker on another machine, needs nothing else to r
 """
 from __future__ import annotations
 
+import errno
 import io
 import os
 import posixpath
+import stat
 from urllib.parse import urlsplit
 
 # Each process's own filesystem objects, by protocol. fsspec's async filesystems run on an
@@ -18,6 +20,11 @@ from urllib.parse import urlsplit
 # the child, but an instance keeps the loop (and HTTP session) it was made with, and s3fs
 # refuses to run in a child ("This class is not fork-safe"): the pid is part of the key.
 _filesystems: dict[tuple[int, str], object] = {}
+# Objects are decoded from memory, read whole, by several workers at once: larger ones are
+# skipped at the listing, by their listed size. 256 MB is past any photograph or scan Pillow
+# decodes within its pixel limit in a common format.
+MAX_OBJECT_BYTES = 256 * 2**20
+STREAM_BLOCK = 8 * 2**20  # what a streamed read asks the store for at a time
 
 
 class SourceError(Exception):
@@ -33,6 +40,17 @@ class ObjectBytes(io.BytesIO):
 
     def __repr__(self) -> str:
         return repr(self.url)
+
+
+class LocalFile(io.BufferedReader):
+    """A file open_local opened, shown as its path (so Pillow's errors name the file)."""
+
+    def __init__(self, fd: int, path: str):
+        super().__init__(io.FileIO(fd, "rb"))
+        self.path = path
+
+    def __repr__(self) -> str:
+        return repr(self.path)
 
 
 def is_remote(path: str) -> bool:
@@ -53,18 +71,63 @@ def filesystem(url: str):
     return _filesystems[key]
 
 
-def open_binary(path: str):
-    """Open a local file or an object for reading bytes (a seekable file object)."""
+def open_binary(path: str, root: str | None = None):
+    """Open a local file (see open_local) or an object for reading bytes, seekable.
+
+    An object is read whole, in one GET: images are decoded whole anyway, and a buffered
+    remote file would first ask for the object's size, then its bytes.
+    """
     if not is_remote(path):
-        return open(path, "rb")
-    # One GET for the whole object: images are read whole anyway (hash, decode), and a
-    # buffered remote file would first ask for the object's size, then its bytes.
+        return open_local(path, root)
     return ObjectBytes(filesystem(path).cat_file(path), path)
 
 
-def image_source(path: str):
-    """Return what Pillow should open: the path of a local file, the bytes of an object."""
-    return open_binary(path) if is_remote(path) else path
+def open_stream(path: str, root: str | None = None):
+    """Open a local file (see open_local) or an object to be read through once: an object
+    in blocks of STREAM_BLOCK, so hashing a large one never holds it whole (and a typical
+    image is still one GET)."""
+    if not is_remote(path):
+        return open_local(path, root)
+    return filesystem(path).open(path, "rb", block_size=STREAM_BLOCK, cache_type="readahead")
+
+
+def open_local(path: str, root: str | None = None):
+    """Open a local file once for reading, as it is now, not as a scan saw it.
+
+    Never through a symbolic link at its last step (O_NOFOLLOW), never a FIFO or device (the
+    open does not block, and it must be a regular file), and, given `root`, only while its
+    real path is inside it (a folder swapped for a link after the scan). Hash and decode
+    from what this returns, so that both read the file that was checked.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise OSError(errno.ELOOP, "a symbolic link (not followed once scanned)") from None
+        raise
+    try:
+        opened = os.fstat(fd)
+        if not stat.S_ISREG(opened.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+        if root is not None and not _is_inside(path, root, opened):
+            raise OSError(errno.EXDEV, "links outside the collection root")
+        os.set_blocking(fd, True)
+        return LocalFile(fd, path)
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _is_inside(path: str, root: str, opened: os.stat_result) -> bool:
+    """Return whether the file opened is the one at the path's real location, inside root."""
+    real, real_root = os.path.realpath(path), os.path.realpath(root)
+    if os.path.commonpath([real, real_root]) != real_root:
+        return False
+    try:
+        there = os.stat(real)
+    except OSError:
+        return False
+    return (there.st_dev, there.st_ino) == (opened.st_dev, opened.st_ino)
 
 
 def join(base: str, relative: str) -> str:

@@ -16,6 +16,7 @@ from typing import Iterator
 import numpy as np
 
 from core import locations
+from core.hashing import digest_of
 from core.imaging import Preprocessing, save_thumbnail, thumbnail_jpeg, thumbnail_name
 
 from .embedders.registry import Embedder
@@ -45,7 +46,9 @@ def decode_one(item: tuple[int, str, str], preprocessing: Preprocessing,
     """
     index, full_path, content_hash = item
     try:
-        cut = preprocessing.model_input(locations.image_source(full_path))
+        with locations.open_binary(full_path) as source:  # the checks of locations.open_local
+            cut = preprocessing.model_input(source)
+            check_unchanged(source, content_hash)
         decoded, pixels = cut.decoded, cut.pixels
     except Exception as exc:  # any decoder error on any file is a skip, never fatal
         return Decoded(index, None, error=f"{exc.__class__.__name__}: {exc}")
@@ -53,6 +56,19 @@ def decode_one(item: tuple[int, str, str], preprocessing: Preprocessing,
         # From the same decode: the file is never decoded a second time.
         write_thumbnail(decoded.rgb, thumbnail_dir, content_hash)
     return Decoded(index, pixels, decoded.width, decoded.height)
+
+
+def check_unchanged(source, content_hash: str) -> None:
+    """Raise OSError unless the file decoded still holds what was hashed (no hash: no check).
+
+    The decode read it through the descriptor checked at open; hashing that same descriptor
+    again ties the stored vector and thumbnail to the content hash they are filed under.
+    """
+    if not content_hash:  # the autoencoder's pixel store decodes without hashes
+        return
+    source.seek(0)
+    if digest_of(source)[1] != content_hash:
+        raise OSError("changed since it was hashed; the next run indexes it")
 
 
 def write_thumbnail(rgb, thumbnail_dir: str, content_hash: str) -> None:

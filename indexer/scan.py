@@ -10,7 +10,8 @@ from core import locations
 from core.hashing import file_digest
 from core.picture_facts import PictureFacts
 
-IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
+IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".ppm",
+                    ".pgm", ".pbm"}  # what imaging.FORMATS decodes
 
 
 @dataclass
@@ -23,6 +24,7 @@ class ScannedFile:
     # time: the duplicates page tells an original from its copies with them.
     facts: PictureFacts = field(default_factory=PictureFacts)
     modified_at: datetime | None = None
+    root: str | None = None  # the folder scanned, which reading checks the file is still in
 
 
 @dataclass
@@ -56,7 +58,7 @@ def scan(root: str) -> tuple[list[ScannedFile], list[Skip]]:
             if reason:
                 skips.append(Skip(rel, reason))
             else:
-                files.append(ScannedFile(rel, full_path))
+                files.append(ScannedFile(rel, full_path, root=root))
     files.sort(key=lambda f: f.path)
     skips.sort(key=lambda s: s.path)
     return files, skips
@@ -85,14 +87,16 @@ def scan_source(root: str) -> tuple[list[ScannedFile], list[Skip]]:
     return scan_prefix(root) if locations.is_remote(root) else scan(root)
 
 
-def scan_prefix(prefix: str) -> tuple[list[ScannedFile], list[Skip]]:
-    """Return the image objects under an object-store prefix, sorted by relative path.
+def scan_prefix(prefix: str, max_bytes: int = locations.MAX_OBJECT_BYTES
+                ) -> tuple[list[ScannedFile], list[Skip]]:
+    """Return the image objects under an object-store prefix, sorted by relative path, and
+    those over `max_bytes` (by the listing's sizes: they are never read).
 
-    The same names as a folder's scan: hidden objects and "folders" are passed over. The
-    sizes come from the listing; an object store has no links, so nothing is skipped here.
-    Raises locations.SourceError when the prefix cannot be listed or holds nothing.
+    The same names as a folder's scan: hidden objects and "folders" are passed over; an
+    object store has no links. Raises locations.SourceError when the prefix cannot be
+    listed or holds nothing.
     """
-    files = []
+    files, skips = [], []
     listed = locations.list_objects(prefix)
     if not listed:
         raise locations.SourceError(f"no objects under {prefix}")
@@ -100,9 +104,14 @@ def scan_prefix(prefix: str) -> tuple[list[ScannedFile], list[Skip]]:
         parts = rel.split("/")
         if any(p.startswith(".") for p in parts[:-1]) or not is_image_name(parts[-1]):
             continue
-        files.append(ScannedFile(rel, locations.join(prefix, rel), size))
+        if size > max_bytes:
+            skips.append(Skip(rel, f"{size / 2**20:.0f} MB: objects over "
+                                   f"{max_bytes / 2**20:.0f} MB are not read"))
+        else:
+            files.append(ScannedFile(rel, locations.join(prefix, rel), size))
     files.sort(key=lambda f: f.path)
-    return files, []
+    skips.sort(key=lambda s: s.path)
+    return files, skips
 
 
 def _unusable(full_path: str, real_root: str) -> str | None:
@@ -130,7 +139,7 @@ def hash_files(files: list[ScannedFile], threads: int = 4) -> tuple[list[Scanned
     """
     def one(f: ScannedFile):
         try:
-            f.file_size, f.content_hash, f.facts = file_digest(f.full_path)
+            f.file_size, f.content_hash, f.facts = file_digest(f.full_path, f.root)
             f.modified_at = modified_time(f.full_path)
             return None
         except OSError as exc:

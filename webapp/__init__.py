@@ -33,7 +33,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     from flask_migrate import Migrate
     Migrate(app, db, directory=MIGRATIONS_DIR)
 
-    from . import errors, security
+    from . import errors, ids, security
     from .clusters import views as clusters
     from .duplicates import views as duplicates
     from .gallery import api as gallery_api, views as gallery
@@ -42,6 +42,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     from .search import uploads, views as search
     from .serving import active_index, health, image_files, page_cache, static_files
     app.request_class = uploads.InMemoryRequest
+    ids.init_app(app)  # before the blueprints: their routes bind the converter when added
     active_index.init_app(app)
     # WSGI layers, innermost first: Flask, the page cache, static files, security headers.
     page_cache.init_app(app)

@@ -4,13 +4,20 @@ from urllib.parse import urlsplit
 
 def content_security_policy(*image_base_urls: str | None) -> str:
     """Return the CSP: everything from this origin only, images also from their CDN hosts."""
-    images = "'self' data:"
-    for url in filter(None, image_base_urls):
-        parts = urlsplit(url)
-        images += f" {parts.scheme}://{parts.netloc}"
+    sources = [image_source(url) for url in image_base_urls if url]
+    images = " ".join(["'self' data:", *filter(None, sources)])
     return ("default-src 'self'; script-src 'self'; style-src 'self'; "
             f"img-src {images}; object-src 'none'; base-uri 'self'; form-action 'self'; "
             "frame-ancestors 'none'")
+
+
+def image_source(base_url: str) -> str | None:
+    """Return the CSP source of a base URL: its scheme and host, the host alone when it is
+    protocol-relative (//cdn.example/img: the page's own scheme), None for a path here."""
+    parts = urlsplit(base_url)
+    if not parts.netloc:
+        return None  # /media or the like: on this site, which 'self' allows already
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme else parts.netloc
 
 
 class SecurityHeaders:

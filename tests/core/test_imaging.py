@@ -165,3 +165,25 @@ def test_a_huge_image_is_box_reduced_while_converted(mode):
     assert rgb.size == (-(-5000 // factor), -(-3400 // factor)) and min(rgb.size) >= 640
     expected = Image.fromarray(whole_rgb(img)).reduce(factor)
     assert np.array_equal(np.asarray(rgb), np.asarray(expected))
+
+
+@pytest.mark.parametrize("mode,suffix", [("RGB", "ppm"), ("L", "pgm"), ("1", "pbm")])
+def test_netpbm_files_decode(tmp_path, mode, suffix):
+    path = tmp_path / f"x.{suffix}"
+    Image.new(mode, (7, 5), 1 if mode == "1" else 200).save(path)
+    rgb = open_rgb(path, 64).rgb
+    assert rgb.mode == "RGB" and rgb.size == (7, 5)
+
+
+@pytest.mark.parametrize("fmt", ["ICO", "PCX", "TGA", "SGI"])
+def test_formats_the_site_does_not_claim_are_not_decoded(fmt):
+    """Pillow reads these; only the claimed formats' plugins are tried (EPS never runs
+    Ghostscript)."""
+    with pytest.raises(UnidentifiedImageError):
+        open_rgb(encoded(Image.new("RGB", (16, 16), (1, 2, 3)), fmt), 1)
+
+
+def test_an_eps_file_is_not_handed_to_ghostscript():
+    eps = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 16 16\nshowpage\n%%EOF\n"
+    with pytest.raises(UnidentifiedImageError):
+        open_rgb(io.BytesIO(eps), 1)

@@ -3,6 +3,7 @@
 moto's server mode listens on a loopback port for the module; the build subprocesses find it
 through AWS_ENDPOINT_URL and the other AWS variables, as a deployment would.
 """
+import hashlib
 import os
 import subprocess
 import sys
@@ -16,9 +17,10 @@ from tests.support.commands import K, ROOT, run_build
 from tests.support.s3_server import keys, running_s3, upload_folder
 from tests.support.index_lists import active_lists, query
 from webapp import create_app
+from core.hashing import file_digest
 from core.imaging import Preprocessing, thumbnail_name
 from indexer.read import decode_one, worker_context
-from indexer.scan import hash_files, scan, scan_source
+from indexer.scan import hash_files, scan, scan_prefix, scan_source
 
 BUCKET = "photos"
 SOURCE = f"s3://{BUCKET}/shop"
@@ -195,3 +197,34 @@ def test_the_web_serves_an_s3_build_without_object_store_libraries(s3_build):
                          cwd=ROOT, env={**os.environ, "DATABASE_URL": s3_build[0]})
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "[200, 200, 404] []"
+
+
+def test_objects_over_the_size_limit_are_skipped_by_their_listed_size(collection, s3):
+    picture = (collection.root / "group-00" / "picture-00.jpg").read_bytes()
+    s3.put_object(Bucket=BUCKET, Key="sized/small.jpg", Body=picture)
+    s3.put_object(Bucket=BUCKET, Key="sized/huge.jpg", Body=b"\0" * (2 * 2**20))
+    files, skips = scan_prefix(f"s3://{BUCKET}/sized", max_bytes=2**20)
+    assert [f.path for f in files] == ["small.jpg"]
+    assert [s.path for s in skips] == ["huge.jpg"] and "over 1 MB are not read" in skips[0].reason
+
+
+HASH_PEAK = """
+import resource, sys
+from core import locations
+from core.hashing import file_digest
+locations.filesystem(sys.argv[1])  # s3fs and its client loaded before the baseline
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+size, digest, _ = file_digest(sys.argv[1])
+print(size, digest, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)
+"""
+
+
+def test_hashing_an_object_streams_it(s3):
+    """In a process of its own (the S3 server is this one's): its peak grows by blocks."""
+    data = os.urandom(64 * 2**20)
+    s3.put_object(Bucket=BUCKET, Key="stream/big.jpg", Body=data)
+    result = subprocess.run([sys.executable, "-c", HASH_PEAK, f"s3://{BUCKET}/stream/big.jpg"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=120)
+    size, digest, added_kb = result.stdout.split()
+    assert (int(size), digest) == (len(data), hashlib.blake2b(data, digest_size=16).hexdigest())
+    assert int(added_kb) < 40 * 1024  # never the whole object (64 MB)

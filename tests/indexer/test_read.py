@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from core.hashing import file_digest
 from core.imaging import Preprocessing
 from indexer.read import embed_files
 
@@ -35,7 +36,7 @@ def items(tmp_path):
             path.write_bytes(b"not an image")
         else:
             Image.new("RGB", (80, 60), (i * 10, 255 - i * 10, 40)).save(path)
-        rows.append((str(path), f"{i:064x}"))
+        rows.append((str(path), file_digest(str(path))[1]))  # decoding checks the hash
     return rows
 
 

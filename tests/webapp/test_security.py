@@ -6,6 +6,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+import sqlalchemy
 
 from tests.support.commands import run_build
 from tests.support.databases import new_postgres_database
@@ -70,18 +71,55 @@ def test_paths_cannot_leave_the_roots(client, path):
     assert b"create_app" not in response.data and b"root:" not in response.data
 
 
-def test_a_file_replaced_by_a_link_pointing_outside_is_not_served(tmp_path, collection):
+@pytest.fixture
+def small_site(tmp_path, collection):
+    """Two pictures indexed from a folder of their own, beside a secret file outside it."""
     source = tmp_path / "source"
     source.mkdir()
-    (source / "a.jpg").write_bytes((collection.root / "group-00" / "picture-00.jpg").read_bytes())
-    (source / "b.jpg").write_bytes((collection.root / "group-00" / "picture-01.jpg").read_bytes())
+    for name, picture in (("a.jpg", "picture-00.jpg"), ("b.jpg", "picture-01.jpg")):
+        (source / name).write_bytes((collection.root / "group-00" / picture).read_bytes())
     url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
     assert run_build(source, url, tmp_path / "t").returncode == 0
-    secret = tmp_path / "secret.jpg"
-    secret.write_bytes(b"\xff\xd8 secret outside the root")
-    os.unlink(source / "a.jpg")
-    os.symlink(secret, source / "a.jpg")
-    client = create_app({"SQLALCHEMY_DATABASE_URI": url}).test_client()
+    (tmp_path / "secret.jpg").write_bytes(b"\xff\xd8 secret outside the root")
+    return url, create_app({"SQLALCHEMY_DATABASE_URI": url}).test_client()
+
+
+@pytest.mark.parametrize("stored", ["../secret.jpg", "../../../../etc/passwd", "/etc/passwd",
+                                    "b/../../secret.jpg"])
+def test_a_stored_path_leading_out_of_the_root_is_not_served(small_site, stored):
+    """The path comes from the database, not the URL: resolve_inside is what refuses it."""
+    url, client = small_site
+    image = client.get("/api/images").get_json()["images"][0]
+    assert client.get(image["url"]).status_code == 200  # served until its path leads out
+    with sqlalchemy.create_engine(url).begin() as connection:
+        connection.execute(sqlalchemy.text("UPDATE images SET path = :path WHERE id = :id"),
+                           {"path": stored, "id": image["id"]})
+    response = client.get(image["url"])
+    assert response.status_code == 404
+    assert b"secret" not in response.data and b"root:" not in response.data
+
+
+@pytest.mark.parametrize("url", ["/images/99999999999999999999999",
+                                 "/api/images/99999999999999999999999",
+                                 "/images/9223372036854775808/file",
+                                 "/api/images/2147483648", "/clusters/99999999999999999999",
+                                 "/api/clusters/18446744073709551616"])
+def test_ids_past_what_a_column_holds_are_not_found(client, url):
+    response = client.get(url)
+    assert response.status_code == 404
+
+
+def test_map_details_skip_ids_past_what_a_column_holds(client):
+    image = client.get("/api/images?per_page=1").get_json()["images"][0]
+    response = client.get(f"/api/map/images?ids={image['id']},99999999999999999999999")
+    assert response.status_code == 200
+    assert [i["id"] for i in response.get_json()["images"]] == [image["id"]]
+
+
+def test_a_file_replaced_by_a_link_pointing_outside_is_not_served(small_site, tmp_path):
+    _, client = small_site
+    os.unlink(tmp_path / "source" / "a.jpg")
+    os.symlink(tmp_path / "secret.jpg", tmp_path / "source" / "a.jpg")
     image = next(i for i in client.get("/api/images").get_json()["images"] if i["path"] == "a.jpg")
     response = client.get(image["url"])
     assert response.status_code == 404 and b"secret" not in response.data

@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, render_template, request
 
 from ..serving.active_index import served_index
+from ..ids import possible_ids
 from ..params import BadRequest, bad_request
 from ..serving.image_files import SAMPLE_ID, image_links, url_pattern
 from .points import map_points
@@ -43,6 +44,7 @@ def map_images():
         raise BadRequest("ids must be integers separated by commas") from None
     if len(ids) > MAX_DETAILS:
         raise BadRequest(f"at most {MAX_DETAILS} ids at a time")
+    ids = possible_ids(ids)
     build = served_index().build
     rows = build.images(ids) if build and ids else {}
     return jsonify(images=[image_links(rows[i]) for i in ids if i in rows])

@@ -23,10 +23,11 @@ from dataclasses import dataclass
 
 import numpy as np
 from flask import current_app
+from sqlalchemy import select
 
 from core.atomic import write_atomically
 from core.db import db
-from core.records import Build, Embedding, SearchIndex
+from core.records import ACTIVE, SUPERSEDED, Build, Embedding, SearchIndex
 
 from ..serving.active_index import ServedIndex
 from .exact import Match, SearchUnavailable, top_k
@@ -53,8 +54,11 @@ def mapped_index(served: ServedIndex) -> MappedIndex | None:
         if facts is None:
             return None
         folder = current_app.config["SEARCH_INDEX_DIR"]
-        path = local_copy(folder, facts)
-        return open_mapped(path, facts, current_app.config["SEARCH_THREADS"])
+        threads = current_app.config["SEARCH_THREADS"]
+        try:
+            return open_mapped(local_copy(folder, facts), facts, threads)
+        except SearchUnavailable:  # its file replaced or removed since it was checked: once
+            return open_mapped(local_copy(folder, facts), facts, threads)
     return served.derived("mapped_index", load)
 
 
@@ -74,7 +78,7 @@ def local_copy(folder: str, facts: SearchIndex) -> str:
     write_atomically(path, data, durable=True)
     log.info("wrote the search index of build %d to %s (%.1f MB)", facts.build_id, path,
              len(data) / 1e6)
-    remove_other_builds(folder, facts.build_id)
+    remove_unserved_builds(folder, facts.build_id)
     return path
 
 
@@ -92,12 +96,17 @@ def file_matches(path: str, parameters: dict) -> bool:
     return digest.hexdigest() == parameters["sha256"]
 
 
-def remove_other_builds(folder: str, build_id: int) -> None:
-    """Delete the files of other builds: a worker still mapping one keeps its pages (the
-    mapping outlives the name), and one that needs it again writes it anew."""
-    keep = os.path.basename(index_path(folder, build_id))
+def remove_unserved_builds(folder: str, build_id: int) -> None:
+    """Delete the files of builds neither active nor the one before it (nor `build_id`).
+
+    Just after a publish, workers on the new build and workers still on the previous one
+    both open their files: neither may delete the other's. A worker still mapping a deleted
+    file keeps its pages (the mapping outlives the name); one that needs it writes it anew.
+    """
+    served = db.session.scalars(select(Build.id).where(Build.status.in_([ACTIVE, SUPERSEDED])))
+    keep = {os.path.basename(index_path(folder, i)) for i in {build_id, *served}}
     for name in os.listdir(folder):
-        if name.startswith("build-") and name.endswith(".faiss") and name != keep:
+        if name.startswith("build-") and name.endswith(".faiss") and name not in keep:
             with contextlib.suppress(OSError):
                 os.unlink(os.path.join(folder, name))
 

@@ -112,7 +112,7 @@ def decoded_upload(embedder, data: bytes) -> DecodedInput:
     except Exception as exc:  # decoding touches no database: any failure is the upload's
         log.info("unreadable upload: %s: %s", exc.__class__.__name__, exc)
         raise UploadError("the upload is not an image this site can read "
-                          "(JPEG, PNG, WebP, GIF, BMP or TIFF)") from None
+                          "(JPEG, PNG, WebP, GIF, BMP, TIFF or PPM/PGM/PBM)") from None
 
 
 @bp.get("/search")

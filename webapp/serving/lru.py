@@ -6,15 +6,20 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 
+# The headers a cached page is sent with whatever the view set; the view's others are kept.
+OWN_HEADERS = {"content-type", "content-length", "etag", "cache-control"}
+
+
 @dataclass(frozen=True)
 class CachedPage:
     body: bytes
     content_type: str
     etag: str  # quoted, as sent
+    kept: tuple[tuple[str, str], ...] = ()  # the view's other headers (Content-Disposition)
 
     def headers(self) -> list[tuple[str, str]]:
         return [("Content-Type", self.content_type), ("Content-Length", str(len(self.body))),
-                ("ETag", self.etag), ("Cache-Control", "no-cache")]
+                ("ETag", self.etag), ("Cache-Control", "no-cache"), *self.kept]
 
 
 class LRUCache:

@@ -18,7 +18,7 @@ from flask import make_response, request
 from werkzeug.http import parse_etags
 
 from .active_index import EXTENSION, ActiveIndex, served_index
-from .lru import CachedPage
+from .lru import OWN_HEADERS, CachedPage
 
 
 def page_key(environ) -> tuple:
@@ -62,7 +62,9 @@ def cached_page(view):
             return response
         body = response.get_data()
         page = CachedPage(body, response.content_type,
-                          '"%s"' % hashlib.blake2b(body, digest_size=12).hexdigest())
+                          '"%s"' % hashlib.blake2b(body, digest_size=12).hexdigest(),
+                          tuple((name, value) for name, value in response.headers.items()
+                                if name.lower() not in OWN_HEADERS))
         served.pages.put(page_key(request.environ), page)
         response.set_etag(page.etag.strip('"'))
         response.cache_control.no_cache = True

@@ -10,11 +10,12 @@ import faiss
 import numpy as np
 import pytest
 import requests
+from sqlalchemy import select
 
 from tests.support.commands import K, run_build, serve
 from tests.support.databases import new_postgres_database
 from webapp import create_app
-from webapp.search.mapped_index import index_path, mapped_index
+from webapp.search.mapped_index import index_path, local_copy, mapped_index
 from webapp.serving.active_index import served_index
 from core.db import db
 from core.records import Build, SearchIndex
@@ -143,7 +144,9 @@ def test_the_index_file_is_written_once_per_machine_and_reused(indexed, tmp_path
 def test_concurrent_gunicorn_workers_write_one_complete_file(indexed, tmp_path):
     cache = tmp_path / "cache"
     paths = sample_paths(indexed.root)[:4]
-    with serve(indexed.url, indexed.thumbnails, workers=2, SEARCH_INDEX_DIR=str(cache)) as url:
+    # Searches at once in each worker too (SEARCHES_PER_WORKER), each thread first to open it.
+    with serve(indexed.url, indexed.thumbnails, workers=2, SEARCH_INDEX_DIR=str(cache),
+               SEARCHES_PER_WORKER="4") as url:
         def post(path):
             files = {"image": ("q.jpg", (indexed.root / path).read_bytes())}
             return requests.post(url + "/api/search", files=files, timeout=60)
@@ -208,3 +211,23 @@ def test_a_build_below_the_size_has_no_index_and_searches_exactly(built, tmp_pat
         served = served_index()
         assert mapped_index(served) is None and "search_matrix" in served._made
     assert not (tmp_path / "cache").exists()
+
+
+def test_a_worker_on_the_previous_build_keeps_the_new_builds_file(collection, tmp_path):
+    """Just after a publish: the new build's workers wrote its file; a worker still on the
+    previous build writes that one's. Both stay; a build no longer served goes."""
+    url = f"sqlite:///{tmp_path / 'index.sqlite3'}"
+    for _ in range(2):
+        result = run_build(collection.root / "group-00", url, tmp_path / "thumbs", "--k", 3,
+                           "--search-index", "always", "--clusters", "0")
+        assert result.returncode == 0, result.stderr
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    stale = cache / "build-999.faiss"
+    stale.write_bytes(b"a build retired long ago")
+    with web(Indexed(url, tmp_path / "thumbs", collection.root, ""), cache).app_context():
+        new, previous = (db.session.get(SearchIndex, b.id) for b in db.session.scalars(
+            select(Build).where(Build.status.in_(["active", "superseded"]))
+            .order_by(Build.id.desc())))
+        written = [local_copy(str(cache), facts) for facts in (new, previous)]
+    assert all(os.path.exists(path) for path in written) and not stale.exists()

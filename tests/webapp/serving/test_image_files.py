@@ -44,3 +44,12 @@ def test_without_a_base_the_site_serves_them(built):
     image = client.get("/api/images?per_page=1").get_json()["images"][0]
     assert image["url"] == f"/images/{image['id']}/file"
     assert image["thumbnail_url"].startswith("/thumbnails/")
+
+
+def test_a_protocol_relative_base_gives_a_valid_image_source(built):
+    app, client = client_with(built, IMAGE_BASE_URL="//cdn.example/img",
+                              THUMBNAIL_BASE_URL="https://thumbs.example.com/t")
+    policy = client.get("/").headers["Content-Security-Policy"]
+    assert "img-src 'self' data: cdn.example https://thumbs.example.com;" in policy
+    image = client.get("/api/images?per_page=1").get_json()["images"][0]
+    assert image["url"].startswith("//cdn.example/img/")

@@ -82,3 +82,16 @@ def test_the_cache_evicts_least_recently_used_pages_to_stay_under_its_size():
     assert all(cache.get((key, "")) for key in "acd") and cache.size == 300
     cache.put(("big", ""), page(301))  # larger than the whole cache: not kept
     assert cache.get(("big", "")) is None and len(cache) == 3
+
+
+def test_a_cached_csv_export_is_still_an_attachment(app, client):
+    keep_build(app)  # the second request is answered by the page cache, before Flask
+    url = "/api/duplicates/others.csv"
+    rendered = client.get(url)
+    cached = statements_during(app, lambda: client.get(url))
+    assert cached == []  # from the cache indeed
+    again = client.get(url)
+    assert rendered.status_code == again.status_code == 200
+    assert again.data == rendered.data
+    assert again.headers["Content-Disposition"] == rendered.headers["Content-Disposition"] \
+        == "attachment; filename=duplicates-others.csv"
