@@ -1,16 +1,19 @@
 #!/usr/bin/env python
 """Make collections of real photographs, offline: the ones scikit-image and scikit-learn ship.
 
-Two kinds, from the same 17 photographs (a cat, a cup of coffee, a rocket, an astronaut, a
+Three kinds, from the same 17 photographs (a cat, a cup of coffee, a rocket, an astronaut, a
 temple, a flower, galaxies, a motorbike, coins, the moon, textures, microscopy...):
 
 - the demo (`make_demo_collection`): each photograph with four edited copies (a crop, a
   mirror image, a colour shift, a small re-encode), plus four tiles cut from each, so that a
   gallery page looks like a photo library and every image page has real look-alikes;
 - photo families (`make_families`): each photograph and nine edits of it in a folder of its
-  own, for measuring same-family precision (at most 0.9 at k = 10: nine other members).
+  own, for measuring same-family precision (at most 0.9 at k = 10: nine other members);
+- a duplicates set (`make_duplicate_set`): each photograph as a camera original (with a
+  capture time), four copies (half size, quality 55, cropped 4%, colour-shifted at 98) and
+  four quarter tiles (other pictures), for measuring duplicate groups and keepers.
 
-    python scripts/demo_photos.py DEST [--families]
+    python scripts/demo_photos.py DEST [--families | --duplicates]
 """
 from __future__ import annotations
 
@@ -186,10 +189,15 @@ def make_duplicate_set(dest: str, names=None) -> dict[str, str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("dest")
-    parser.add_argument("--families", action="store_true",
-                        help="one folder per photograph and nine edits, for measuring")
+    kind = parser.add_mutually_exclusive_group()
+    kind.add_argument("--families", action="store_true",
+                      help="one folder per photograph and nine edits, for measuring")
+    kind.add_argument("--duplicates", action="store_true",
+                      help="one folder per photograph: it, four copies and four tiles")
     args = parser.parse_args()
-    members = (make_families if args.families else make_demo_collection)(args.dest)
+    make = (make_families if args.families else make_duplicate_set if args.duplicates
+            else make_demo_collection)
+    members = make(args.dest)
     print(f"wrote {len(members)} photographs and copies to {args.dest}")
 
 

@@ -64,11 +64,13 @@ def quality_rank(origin: Origin) -> int:
 # rule -> (sort key, lower first; what the reason says of a member's value)
 RULES = {
     "pixels": (lambda o: -o.pixels, lambda o: f"{o.width} x {o.height} pixels"),
-    "captured": (lambda o: o.captured_at or FAR_FUTURE, lambda o: time_text(o.captured_at)),
+    "captured": (lambda o: o.captured_at or FAR_FUTURE,
+                 lambda o: time_text(o.captured_at, "no capture time")),
     "central": (lambda o: int(o.central_gap / CENTRAL_TOLERANCE),
                 lambda o: f"mean similarity {o.centrality:.3f} to the others"),
     "quality": (lambda o: -quality_rank(o), lambda o: quality_text(o)),
-    "modified": (lambda o: o.modified_at or FAR_FUTURE, lambda o: time_text(o.modified_at)),
+    "modified": (lambda o: o.modified_at or FAR_FUTURE,
+                 lambda o: time_text(o.modified_at, "no file time")),
     "path": (lambda o: (len(o.path), o.path), lambda o: o.path),
     "size": (lambda o: -o.file_size, lambda o: f"{o.file_size:,} bytes"),
 }
@@ -85,9 +87,9 @@ def quality_text(origin: Origin) -> str:
     return f"{origin.format or 'unknown format'}, quality unknown"
 
 
-def time_text(when: datetime | None) -> str:
+def time_text(when: datetime | None, missing: str) -> str:
     """Return a time to the millisecond: files copied in one go differ by less than a second."""
-    return f"{when:%Y-%m-%d %H:%M:%S.%f}"[:-3] if when else "none"
+    return f"{when:%Y-%m-%d %H:%M:%S.%f}"[:-3] if when else missing
 
 
 def parse_rules(text: str | None) -> tuple[str, ...]:
