@@ -17,7 +17,7 @@ from datetime import datetime
 import pytest
 from PIL import Image
 
-from tests.support.commands import run_build
+from tests.support.commands import ROOT, run_build
 from tests.support.databases import new_postgres_database
 from scripts.demo_photos import make_duplicate_set, photographs, tiles
 from webapp import create_app
@@ -25,7 +25,7 @@ from webapp.duplicates.keeper import Origin, choose, parse_folders, parse_rules
 from core.picture_facts import jpeg_quality, read_facts
 from core.pixel_match import pixel_similarity, same_picture, signature
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
 PHOTOS = ("astronaut", "chelsea", "coffee", "grass", "hubble_deep_field", "motorcycle")
 
 
@@ -167,7 +167,7 @@ def folder_digest(root) -> dict:
 
 
 def dedupe(*args):
-    return subprocess.run([sys.executable, os.path.join(ROOT, "scripts/dedupe.py"), *map(str, args)],
+    return subprocess.run([sys.executable, str(ROOT / "scripts" / "dedupe.py"), *map(str, args)],
                           capture_output=True, text=True, cwd=ROOT, timeout=300)
 
 
