@@ -60,9 +60,8 @@ def seed_neighbors(embeddings: np.ndarray, k: int) -> list[list[tuple[int, float
 def seed_store(database_url: str, lists: list[list[tuple[int, float]]]) -> int:
     """One ORM insert per recommendation row (flushed one by one), one commit at the end."""
     from webapp import create_app
-    from core.db import db
+    from core.db import db, ensure_schema
     from core.records import Recommendation
-    from core.db import ensure_schema
     app = create_app({"SQLALCHEMY_DATABASE_URI": database_url})
     with app.app_context():
         ensure_schema(db.engine)

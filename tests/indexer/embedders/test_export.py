@@ -102,14 +102,13 @@ def test_each_database_stores_the_model_once(tmp_path):
     from indexer.embedders.choice import choose
     from indexer.embedders.engine import load_engine
     from indexer.embedders.model_files import ensure_stored
-    from core.db import ensure_schema
+    from core.db import db, ensure_schema
     choice = choose("none", "cpu", "fp32")
     files = load_engine(choice)[1]
     for name in ("first", "second"):
         app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / name}.sqlite3"})
         with app.app_context():
             ensure_schema(db.engine)
-            from core.db import db
             assert set(ensure_stored(db.session, choice.model_key, choice.label, files)) == {
                 "store_model_seconds"}
             assert ensure_stored(db.session, choice.model_key, choice.label, files) == {}
