@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from sqlalchemy.orm import Session
 
-from ..models import FAILED, Build, utcnow
+from ..models import Build
 from . import search_index, store
 from .autoencoder_weights import TRAIN, AutoencoderWeights, ensure_report_stored, resolve
 from .explore.stage import Exploration, explore
