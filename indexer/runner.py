@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from core.locations import SourceError, is_remote
 from core.metrics import DEFAULT_METRIC, METRICS
-from core.records import FAILED, Build, StoredEmbedder, utcnow
+from core.records import Build, StoredEmbedder
 
 from . import search_index, store
 from .embedders.autoencoder.weights import TRAIN, AutoencoderWeights, ensure_report_stored, resolve
