@@ -40,6 +40,16 @@ def signature(img: Image.Image) -> np.ndarray:
     return np.stack(frames)
 
 
+def read_signature(source) -> np.ndarray | None:
+    """Return the signature of an image file (a path or a file object), None if unreadable:
+    the job reads its thumbnails with it, the web the thumbnails of search results."""
+    try:
+        with Image.open(source) as img:
+            return signature(img)
+    except OSError:
+        return None
+
+
 def turns_of(invariance: str):
     """Return the flips and turns a copy may have: mirrored always, all eight for dihedral."""
     turns = [lambda a: a, lambda a: a[..., ::-1]]

@@ -8,18 +8,15 @@ from __future__ import annotations
 
 import io
 
-from PIL import Image
-
 from core import locations
 from core.imaging import thumbnail_name
-from core.pixel_match import same_picture, signature
+from core.pixel_match import read_signature, same_picture
 
 
 class ThumbnailSignatures:
     def __init__(self, thumbnail_dir: str, hashes: list[str], invariance: str = "none"):
         self.thumbnail_dir, self.hashes, self.invariance = thumbnail_dir, hashes, invariance
         self.known: dict[str, object] = {}
-        self.unreadable = 0
 
     def same_pixels(self, a: int, b: int) -> bool:
         """Return whether images a and b (rows) show the same picture by their pixels."""
@@ -30,9 +27,8 @@ class ThumbnailSignatures:
         if content_hash not in self.known:
             path = locations.join(self.thumbnail_dir, thumbnail_name(content_hash))
             try:
-                with locations.open_binary(path) as f, Image.open(io.BytesIO(f.read())) as img:
-                    self.known[content_hash] = signature(img)
+                with locations.open_binary(path) as f:
+                    self.known[content_hash] = read_signature(io.BytesIO(f.read()))
             except OSError:
-                self.unreadable += 1
                 self.known[content_hash] = None
         return self.known[content_hash]

@@ -169,7 +169,7 @@ def make_duplicate_set(dest: str, names=None) -> dict[str, str]:
     so their files are also the oldest, as a camera's are.
     """
     kinds = {}
-    chosen = {n: p for n, p in photographs().items() if names is None or n in names}
+    chosen = photographs(names)
     for number, (name, photo) in enumerate(chosen.items()):
         os.makedirs(os.path.join(dest, name), exist_ok=True)
         photo.save(os.path.join(dest, name, "original.jpg"), "JPEG", quality=ORIGINAL_QUALITY,

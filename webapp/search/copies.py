@@ -10,10 +10,9 @@ from __future__ import annotations
 import os
 
 from flask import current_app
-from PIL import Image
 
 from core.imaging import thumbnail_name
-from core.pixel_match import same_picture, signature
+from core.pixel_match import read_signature, same_picture, signature
 from core.tiers import NEAR_DUPLICATE, SIMILAR
 
 
@@ -34,9 +33,5 @@ def confirm_by_pixels(entries: list[dict], hashes: list[str], upload: Image.Imag
 
 def thumbnail_signature(content_hash: str):
     """Return the pixel signature of an indexed image's thumbnail, None if not readable."""
-    path = os.path.join(current_app.config["THUMBNAIL_DIR"], thumbnail_name(content_hash))
-    try:
-        with Image.open(path) as img:
-            return signature(img)
-    except OSError:
-        return None
+    return read_signature(os.path.join(current_app.config["THUMBNAIL_DIR"],
+                                       thumbnail_name(content_hash)))

@@ -78,14 +78,14 @@ def exact_first(build: Build, own_hash: str, matches: list[Match], k: int) -> li
     A byte-identical file is the upload: with random or weak weights its vector may rank
     it below others (a near-zero vector, engines that disagree in the last bits).
     """
-    same = [row.id for row in build.with_content(own_hash)]
+    same = [row.id for row in build.with_content(own_hash)]  # a few ids: a list will do
     if not same:
         return matches
     found = {m.image_id: m.score for m in matches}
     best = matches[0].score if matches else 1.0
     perfect = {"cosine": 1.0, "euclidean": 0.0}.get(build.metric)
     exact = [Match(i, perfect if perfect is not None else found.get(i, best)) for i in same]
-    return (exact + [m for m in matches if m.image_id not in set(same)])[:k]
+    return (exact + [m for m in matches if m.image_id not in same])[:k]
 
 
 def search_served(served, embedder, upload: DecodedInput, k: int):
