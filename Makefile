@@ -5,8 +5,9 @@ PY := $(VENV)/bin/python
 JOB_STAMP := $(VENV)/.job-installed
 TEST_STAMP := $(VENV)/.test-installed
 DEMO_DIR := demo_photos
+AXE := node_modules/axe-core/axe.min.js
 
-.PHONY: demo test install system-deps browser load clean
+.PHONY: demo test install system-deps browser axe load clean
 
 # pip keeps downloaded wheels in its cache (~/.cache/pip), so a fresh .venv does not fetch
 # torch's ~5 GB again. torch==2.14.1 is pinned so that pip does not pick a local 2.13 build.
@@ -24,21 +25,29 @@ $(TEST_STAMP): $(JOB_STAMP) requirements-test.txt
 
 install: $(TEST_STAMP)
 
-# Debian packages: Chromium and ChromeDriver for the browser tests, wrk for `make load`
-# (installed when missing, as root).
+# Debian packages: Chromium and ChromeDriver for the browser tests, npm for their accessibility
+# audit, wrk for `make load` (installed when missing, as root).
 system-deps:
 	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null \
-	    || ! command -v wrk >/dev/null; then \
+	    || ! command -v npm >/dev/null || ! command -v wrk >/dev/null; then \
 	  if [ "$$(id -u)" = 0 ]; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver wrk; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver npm wrk; \
 	  else \
-	    echo "chromium/chromedriver/wrk missing and not root: browser tests will be skipped, make load will not run"; \
+	    echo "chromium/chromedriver/npm/wrk missing and not root: browser tests will be skipped, make load will not run"; \
 	  fi; \
 	fi
 
-browser: system-deps
+# axe-core (package.json, pinned by package-lock.json), which the browser tests inject into
+# every page to audit it; node_modules/ is git-ignored.
+$(AXE): package.json package-lock.json | system-deps
+	@if command -v npm >/dev/null; then npm ci --no-audit --no-fund --silent && touch $@; \
+	else echo "npm missing: the accessibility audit will be skipped (it fails under REQUIRE_BROWSER=1)"; fi
 
-test: $(TEST_STAMP) system-deps
+axe: $(AXE)
+
+browser: system-deps axe
+
+test: $(TEST_STAMP) system-deps $(AXE)
 	$(PY) -m pytest
 
 # gunicorn as the Procfile runs it, under wrk, on a 1000-image index (see README, Performance).
@@ -49,4 +58,4 @@ demo: $(JOB_STAMP)
 	$(PY) scripts/demo.py --dir $(DEMO_DIR)
 
 clean:
-	rm -rf $(VENV) instance $(DEMO_DIR) demo_images
+	rm -rf $(VENV) instance $(DEMO_DIR) demo_images node_modules
