@@ -58,9 +58,13 @@ def audit(driver, source: str) -> list[dict]:
 
 
 def describe(violations: list[dict]) -> str:
-    """Return each violation's rule, impact and the elements it names, one per line."""
-    return "\n".join(
-        f"{v['id']} ({v['impact']}): {v['help']} -> "
-        + "; ".join(" ".join(map(str, node["target"])) + " " + node.get("failureSummary", "").replace("\n", " ")
-                    for node in v["nodes"][:5])
-        for v in violations)
+    """Return each violation's rule, impact and the first elements it names, one per line."""
+    return "\n".join(f"{v['id']} ({v['impact']}): {v['help']} -> "
+                     + "; ".join(element(node) for node in v["nodes"][:5])
+                     for v in violations)
+
+
+def element(node: dict) -> str:
+    """Return an element axe names: its CSS selector and why it fails."""
+    summary = node.get("failureSummary", "").replace("\n", " ")
+    return " ".join(map(str, node["target"])) + " " + summary
