@@ -8,6 +8,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from . import kmeans, layout
+from .components import principal_components
 from .curve_plot import curve_png
 from .reuse import Explored, carry_over
 
@@ -46,7 +47,7 @@ def explore(vectors: np.ndarray, clusters_option: str | int, map_method: str,
                                else None, earlier.curve_png,
                                {"explore_reused_seconds": time.perf_counter() - tick},
                                options, reused=True)
-        clustering = kmeans.cluster(vectors, clusters_option)
+        clustering = kmeans.cluster(principal_components(vectors, kmeans.SEED), clusters_option)
         png = curve_png(clustering.curve) if clustering and clustering.curve else None
         cluster_seconds = time.perf_counter() - tick
         tick = time.perf_counter()
