@@ -30,15 +30,25 @@ class Exploration:
         return self.clustering.labels if self.clustering else None
 
 
+def one_thread():
+    """Limit BLAS and OpenMP to one thread, FAISS's and scikit-learn's pools included.
+
+    k-means++'s seeding and the candidate fits are thousands of small products; on 2 cores
+    OpenBLAS's and FAISS's threads made them 3-10x slower, and far worse on a busy machine
+    (1000 images: 26.5 s against 7.7 s; README, Performance).
+    """
+    # Imported first: threadpoolctl limits the thread pools of the libraries loaded so far.
+    import faiss  # noqa: F401
+    import sklearn.decomposition  # noqa: F401
+    return threadpool_limits(1)
+
+
 def explore(vectors: np.ndarray, clusters_option: str | int, map_method: str,
             hashes: list[str] | None = None, earlier: Explored | None = None) -> Exploration:
     """Cluster unit `vectors` and map them as `--clusters` and `--map` say, carrying over
     what `earlier` (the served build, by content `hashes`) found where little changed."""
     options = {"clusters": clusters_option, "map": map_method}
-    # One thread: k-means++'s seeding and the candidate fits are thousands of small products;
-    # on 2 cores OpenBLAS's and FAISS's threads made them 3-10x slower, and far worse on a
-    # busy machine (1000 images: 26.5 s against 7.7 s; README, Performance).
-    with threadpool_limits(1):
+    with one_thread():
         tick = time.perf_counter()
         carried = carry_over(earlier, options, hashes, vectors) if hashes else None
         if carried is not None:
