@@ -3,15 +3,23 @@
 
     python benchmarks/explore_benchmark.py kmeans [--n 100000] [--k 100]
     python benchmarks/explore_benchmark.py map [--n 1000] [--method umap|tsne]
+    python benchmarks/explore_benchmark.py runs IMAGE_DIR [--model efficientnet_lite0]
 
-The vectors are Gaussian blobs in 512 dimensions, L2-normalised like the job's embeddings.
+kmeans and map: the vectors are Gaussian blobs in 512 dimensions, L2-normalised like the
+job's embeddings. runs: build_index.py with the defaults on IMAGE_DIR into a new database,
+then again with nothing new, each timed from outside (the process's wall clock), with the
+first run's embedding and explore-stage seconds from its build's timings.
 """
 import argparse
+import json
 import os
+import subprocess
 import sys
+import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
 
 import numpy as np  # noqa: E402
 
@@ -34,7 +42,7 @@ def timed(label: str, work) -> None:
     print(f"{label}: {time.perf_counter() - tick:.1f} s", flush=True)
 
 
-def kmeans(args) -> None:
+def kmeans_libraries(args) -> None:
     """One fit of each library at n x 512 with k clusters (one init, 20 iterations)."""
     from sklearn.cluster import KMeans, MiniBatchKMeans
     vectors = blobs(args.n)
@@ -55,15 +63,45 @@ def map_(args) -> None:
     timed(f"map {args.method}, n={args.n}", lambda: layout.project(vectors, args.method))
 
 
+def runs(args) -> None:
+    """A first build and a re-run with nothing new, each a whole build_index.py process."""
+    from sqlalchemy import create_engine, text
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{tmp}/index.sqlite3"
+        build = [sys.executable, os.path.join(ROOT, "scripts", "build_index.py"), args.image_dir,
+                 "--database-url", url, "--thumbnail-dir", os.path.join(tmp, "thumbs"),
+                 "--model", args.model, "--no-progress"]
+        walls = []
+        for _ in range(2):
+            tick = time.perf_counter()
+            subprocess.run(build, check=True, capture_output=True)
+            walls.append(time.perf_counter() - tick)
+        engine = create_engine(url)
+        with engine.connect() as connection:
+            first = json.loads(connection.execute(
+                text("SELECT timings FROM builds ORDER BY id LIMIT 1")).scalar())
+        engine.dispose()
+    explore_s = first.get("clusters_seconds", 0) + first.get("map_seconds", 0)
+    print(json.dumps({"first_run_seconds": round(walls[0], 1),
+                      "embed_seconds": round(first["embed_seconds"], 1),
+                      "clusters_seconds": round(first.get("clusters_seconds", 0), 1),
+                      "map_seconds": round(first.get("map_seconds", 0), 1),
+                      "explore_seconds": round(explore_s, 1),
+                      "explore_per_embedding": round(explore_s / first["embed_seconds"], 2),
+                      "rerun_seconds": round(walls[1], 1)}))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("what", choices=["kmeans", "map"])
+    parser.add_argument("what", choices=["kmeans", "map", "runs"])
+    parser.add_argument("image_dir", nargs="?", help="runs: a folder of images")
+    parser.add_argument("--model", default="efficientnet_lite0")
     parser.add_argument("--n", type=int, default=100_000)
     parser.add_argument("--k", type=int, default=100)
     parser.add_argument("--method", default="umap")
     parser.add_argument("--skip-lloyd", action="store_true", help="skip sklearn's KMeans")
     args = parser.parse_args()
-    kmeans(args) if args.what == "kmeans" else map_(args)
+    {"kmeans": kmeans_libraries, "map": map_, "runs": runs}[args.what](args)
 
 
 if __name__ == "__main__":

@@ -253,8 +253,10 @@ def _build(session: Session, build: Build, root: str, choice: Choice, embedder: 
     timings.update(copies_seconds=time.perf_counter() - tick, images_with_copies=related.images,
                    short_distinct_lists=related.short)
     # Clusters and the map are of the directions, as cosine sees them, whatever the metric.
-    exploration = explore(units, options.clusters, options.map_method)
-    timings.update(exploration.timings)
+    exploration = explore(units, options.clusters, options.map_method,
+                          [f.content_hash for f in good],
+                          store.active_exploration(session, build.model_key))
+    timings.update(exploration.timings, explore_options=exploration.options)
 
     tick = time.perf_counter()
     id_of = store.image_ids(session, [f.path for f in good])

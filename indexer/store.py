@@ -16,6 +16,9 @@ from sqlalchemy.orm import Session
 from core.records import (ACTIVE, FAILED, RETIRED, RUNNING, SUPERSEDED, Build, ClusterCurve,
                           Embedding, Image, IndexedImage, Recommendation, RelatedImage,
                           SearchIndex, utcnow)
+
+from .explore.kmeans import Clustering, Curve
+from .explore.reuse import Explored
 COPY_CHUNK_ROWS = 200_000
 
 
@@ -83,6 +86,29 @@ def active_contents(session: Session) -> dict[str, str]:
         select(Image.path, IndexedImage.content_hash)
         .join(IndexedImage, IndexedImage.image_id == Image.id)
         .join(Build, (Build.id == IndexedImage.build_id) & (Build.status == ACTIVE))).all())
+
+
+def active_exploration(session: Session, model_key: str) -> Explored | None:
+    """Return what the served build's explore stage found, if it embedded with `model_key`
+    (the same vectors) and recorded how it was asked (builds before this did not)."""
+    build = session.scalars(select(Build).where(Build.status == ACTIVE)).first()
+    if build is None or build.model_key != model_key or "explore_options" not in build.timings:
+        return None
+    rows = session.execute(
+        select(IndexedImage.content_hash, IndexedImage.cluster, IndexedImage.map_x,
+               IndexedImage.map_y)
+        .where(IndexedImage.build_id == build.id).order_by(IndexedImage.position)).all()
+    curve = session.get(ClusterCurve, build.id)
+    clustering = None
+    if build.cluster_count is not None:
+        labels = np.array([row.cluster for row in rows], dtype=np.int32)
+        clustering = Clustering(build.cluster_count, build.cluster_method, labels,
+                                Curve(**curve.curve) if curve else None)
+    places = None
+    if build.map_method is not None:
+        places = np.array([(row.map_x, row.map_y) for row in rows], dtype=np.float32)
+    return Explored(build.timings["explore_options"], [row.content_hash for row in rows],
+                    clustering, places, build.map_method, curve.png if curve else None)
 
 
 class StoredVector(NamedTuple):

@@ -12,6 +12,7 @@ import warnings
 
 import numpy as np
 
+from .compiled_code import import_umap_class
 from .sampling import bounded_sample
 
 METHODS = ("umap", "tsne", "none")
@@ -39,7 +40,7 @@ def project(vectors: np.ndarray, method: str, seed: int = SEED) -> np.ndarray | 
 def umap_places(vectors: np.ndarray, seed: int) -> np.ndarray:
     """Fit UMAP on a bounded sample; transform the other vectors a chunk at a time."""
     # Deferred: umap imports numba and pynndescent (seconds), which only this method needs.
-    from umap import UMAP
+    UMAP = import_umap_class()
     fitted = bounded_sample(len(vectors), FIT_SAMPLE, seed)
     model = UMAP(n_neighbors=min(UMAP_NEIGHBORS, len(fitted) - 1), random_state=seed,
                  n_jobs=1)  # a seeded UMAP runs on one thread anyway; saying so silences it

@@ -178,3 +178,53 @@ def test_ctrl_c_while_retiring_leaves_the_new_index_serving(empty_postgres_url, 
     assert "the next run retires them" in stderr and "indexed 12 images" in stdout
     assert query(url, "SELECT k FROM builds WHERE status = 'active'") == [(10,)]
     assert {len(similar) for similar in active_lists(url).values()} == {10}
+
+
+def explored_rows(url):
+    """Return the active build's id, timings and {path: (cluster, x, y)}."""
+    rows = query(url, """
+        SELECT builds.id, images.path, cluster, map_x, map_y FROM indexed_images
+        JOIN builds ON builds.id = indexed_images.build_id AND builds.status = 'active'
+        JOIN images ON images.id = indexed_images.image_id""")
+    timings = query(url, "SELECT timings FROM builds WHERE status = 'active'")[0][0]
+    return rows[0][0], timings, {path: (c, x, y) for _, path, c, x, y in rows}
+
+
+def test_a_rerun_carries_clusters_and_map_over_and_places_new_images(database_url, tmp_path):
+    source = tmp_path / "source"
+    make_source(source)
+    build = ("--k", 4, "--clusters", "auto")
+    first = run_build(source, database_url, tmp_path / "thumbs", *build, map_method="umap")
+    assert first.returncode == 0, first.stderr
+    first_id, timings, before = explored_rows(database_url)
+    assert "map_seconds" in timings and "explore_reused_seconds" not in timings
+
+    again = run_build(source, database_url, tmp_path / "thumbs", *build, map_method="umap")
+    assert again.returncode == 0, again.stderr
+    second_id, timings, after = explored_rows(database_url)
+    assert second_id != first_id and "explore_reused_seconds" in timings
+    assert after == before  # every cluster and place, to the bit
+    assert query(database_url, "SELECT count(*) FROM cluster_curves WHERE build_id = :b",
+                 b=second_id)[0][0] == 1
+
+    # One new copy of a picture joins that picture's cluster, beside it; nothing else moves
+    # (clusters keep their members; their numbers follow their sizes, 0 the largest).
+    with Image.open(source / "group-00" / "picture-00.jpg") as picture:
+        picture.save(source / "copy.png")  # other bytes, the same pixels
+    third = run_build(source, database_url, tmp_path / "thumbs", *build, map_method="umap")
+    assert third.returncode == 0, third.stderr
+    _, timings, placed = explored_rows(database_url)
+    assert "explore_reused_seconds" in timings
+    assert {p: (x, y) for p, (_, x, y) in placed.items() if p != "copy.png"} \
+        == {p: (x, y) for p, (_, x, y) in before.items()}
+    renumbered = {(before[p][0], placed[p][0]) for p in before}
+    assert len(renumbered) == len({old for old, _ in renumbered}) \
+        == len({new for _, new in renumbered})  # one to one: the same groups
+    cluster, x, y = placed["copy.png"]
+    original = placed["group-00/picture-00.jpg"]
+    assert cluster == original[0] and abs(x - original[1]) + abs(y - original[2]) < 0.1
+
+    # Another map method: a full refit.
+    fourth = run_build(source, database_url, tmp_path / "thumbs", *build, map_method="tsne")
+    assert fourth.returncode == 0, fourth.stderr
+    assert "explore_reused_seconds" not in explored_rows(database_url)[1]

@@ -4,6 +4,7 @@ import pytest
 from sklearn.datasets import make_blobs
 
 from indexer.explore import kmeans, layout, sampling
+from indexer.explore.components import DIMENSIONS, principal_components
 from indexer.explore.curve_plot import curve_png
 from indexer.explore.exploration import explore
 
@@ -133,3 +134,14 @@ def test_place_near_averages_the_nearest_known_places():
     places = np.array([[0, 0], [1, 0], [0, 1], [1, 1]], dtype=np.float32)
     placed = layout.place_near(known[[1]], known, places)
     assert placed[0] == pytest.approx([1, 0], abs=1e-3)  # the others score 0: no weight
+
+
+def test_clusters_are_found_on_fewer_dimensions_where_vectors_have_many():
+    vectors = unit_blobs(600, 5, dim=1280)
+    reduced = principal_components(vectors, seed=0)
+    assert reduced.shape == (600, DIMENSIONS) and reduced.dtype == np.float32
+    few = vectors[:200]  # no more vectors than components: kept as they are
+    assert principal_components(few, seed=0) is few
+    truth = kmeans.cluster(vectors, 5).labels
+    found = kmeans.cluster(reduced, 5).labels
+    assert len({(a, b) for a, b in zip(truth, found)}) == 5  # the same five groups
