@@ -315,6 +315,12 @@
         return {id: ids[d.i], count: d.count, x: box.left + d.x, y: box.top + d.y, size: d.size};
       });
     },
+    // Whether the atlas sheets asked for so far are loaded and drawn (tests, benchmarks).
+    atlasReady: function () {
+      return !frame && (!atlas || (sheets.length > 0 && sheets.every(function (sheet) {
+        return sheet.complete && sheet.naturalWidth > 0;
+      })));
+    },
     pictureAt: pictureAt, choose: choose, centreMost: centreMost, zoomAt: zoomAt,
     redraw: redraw, size: function () { return [width, height]; },
     useLayout: function (name) {

@@ -1,13 +1,9 @@
 """A person in headless Chromium browses the gallery served by a real gunicorn."""
-import os
-import shutil
-
 import pytest
 import requests
 
+from tests.support.browser import chromium
 from tests.support.commands import K, serve
-
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 
 
 @pytest.fixture
@@ -19,20 +15,7 @@ def server(built):
 
 @pytest.fixture
 def browser():
-    if not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)):
-        reason = "Debian's chromium and chromium-driver are not installed (make test installs them as root)"
-        if os.environ.get("REQUIRE_BROWSER"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run",
-                 "--window-size=1280,900"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver = chromium()
     yield driver
     driver.quit()
 
@@ -128,75 +111,6 @@ def test_a_phone_sees_every_page_without_sideways_scroll_and_moves_around(browse
         preview = browser.find_element(By.CSS_SELECTOR, ".upload-preview img")
         assert browser.execute_script("return arguments[0].naturalWidth", preview) > 0
         assert fits_without_sideways_scroll(browser)
-
-
-def blank_pixels_share(browser) -> float:
-    """Return the share of the map canvas's pixels that nothing was drawn on."""
-    return browser.execute_script("""
-        var canvas = document.getElementById('map');
-        var data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
-        var blank = 0;
-        for (var i = 3; i < data.length; i += 4) if (data[i] === 0) blank++;
-        return blank / (data.length / 4);""")
-
-
-def test_the_map_draws_the_collection_and_a_click_opens_the_image(server, browser, built):
-    from selenium.webdriver.common.actions.action_builder import ActionBuilder
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    browser.get(server + "/")
-    browser.find_element(By.LINK_TEXT, "Map").click()
-    canvas = browser.find_element(By.ID, "map")
-    WebDriverWait(browser, 30).until(lambda b: canvas.get_attribute("data-ready") == "true")
-    assert blank_pixels_share(browser) < 0.99  # something was drawn
-    ids = browser.execute_script("return window.similarMap.ids()")
-    assert len(ids) == len(built.collection.groups)
-
-    # The click goes to the nearest point: take the one farthest from any other, in view.
-    places = {i: browser.execute_script("return window.similarMap.screenPosition(arguments[0])", i)
-              for i in ids}
-    box = browser.execute_script("var r = arguments[0].getBoundingClientRect();"
-                                 "return [r.left, r.top, r.width, r.height]", canvas)
-    gap = {i: min(max(abs(x - u), abs(y - v)) for j, (u, v) in places.items() if j != i)
-           for i, (x, y) in places.items()
-           if box[0] + 5 < x < box[0] + box[2] - 5 and box[1] + 5 < y < box[1] + box[3] - 5}
-    target = max(gap, key=gap.get)
-    assert gap[target] > 4, gap  # wider than the click's rounding to whole pixels
-    x, y = places[target]
-    # At the window's coordinates, as screenPosition gives them (an element offset would
-    # count from the centre of the element's visible part).
-    click = ActionBuilder(browser)
-    click.pointer_action.move_to_location(round(x), round(y)).click()
-    click.perform()
-    WebDriverWait(browser, 10).until(lambda b: "/images/" in b.current_url)
-    assert browser.current_url == f"{server}/images/{target}"
-
-
-def test_the_map_zooms_and_pans(server, browser):
-    from selenium.webdriver.common.action_chains import ActionChains
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    browser.get(server + "/map")
-    canvas = browser.find_element(By.ID, "map")
-    WebDriverWait(browser, 30).until(lambda b: canvas.get_attribute("data-ready") == "true")
-    first = browser.execute_script("return window.similarMap.ids()[0]")
-    where = lambda: browser.execute_script(  # noqa: E731
-        "return window.similarMap.screenPosition(arguments[0])", first)
-    before = where()
-    ActionChains(browser).click_and_hold(canvas).move_by_offset(60, 40).release().perform()
-    after = where()
-    assert (round(after[0] - before[0]), round(after[1] - before[1])) == (60, 40)
-    browser.execute_script("""
-        arguments[0].dispatchEvent(new WheelEvent('wheel', {deltaY: -500, bubbles: true,
-            cancelable: true, clientX: arguments[1], clientY: arguments[2]}));""",
-        canvas, after[0], after[1])
-    WebDriverWait(browser, 5).until(lambda b: where() is not None)
-    zoomed = where()
-    # Zooming about the point keeps it in place; another point moves away from it.
-    assert abs(zoomed[0] - after[0]) < 1 and abs(zoomed[1] - after[1]) < 1
-    assert blank_pixels_share(browser) < 1
 
 
 def test_gunicorn_refuses_a_60_mb_upload_and_stays_healthy(server):
