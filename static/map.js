@@ -29,7 +29,7 @@
   var width = 0, height = 0, ratio = 1, frame = 0;
   var details = new Map(), asked = new Set(), pictures = new Map();
   var drawn = [];          // this frame's pictures: {i, x, y, size, count}
-  var hovered = null, drawTimes = [];
+  var hovered = null, drawTimes = [], firstPictureAt = null;
 
   function colourOf(i) {
     var c = clusters[i];
@@ -192,6 +192,7 @@
       sheet.src = atlas.urls[number];
     }
     if (!sheet.complete || !sheet.naturalWidth) return false;
+    if (firstPictureAt === null) firstPictureAt = performance.now();  // since the page opened
     context.drawImage(sheet, (within % atlas.columns) * atlas.cell,
                       Math.floor(within / atlas.columns) * atlas.cell, atlas.cell, atlas.cell,
                       x, y, size, size);
@@ -201,6 +202,7 @@
   // Draw the middle square of a picture into a square of the canvas (object-fit: cover).
   function drawCover(picture, x, y, size) {
     var side = Math.min(picture.naturalWidth, picture.naturalHeight);
+    if (firstPictureAt === null) firstPictureAt = performance.now();
     context.drawImage(picture, (picture.naturalWidth - side) / 2, (picture.naturalHeight - side) / 2,
                       side, side, x, y, size, size);
   }
@@ -302,6 +304,7 @@
     layout: function () { return layout; },
     ids: function () { return Array.from(ids || []); },
     drawTimes: function () { return drawTimes.slice(); },
+    firstPictureAt: function () { return firstPictureAt; },
     // Where an image is now (its place, not its cell), in the window's CSS pixels.
     screenPosition: function (id) {
       var i = Array.prototype.indexOf.call(ids, id), box = canvas.getBoundingClientRect();

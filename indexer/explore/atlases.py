@@ -59,10 +59,15 @@ def z_order(places: np.ndarray) -> np.ndarray:
     return index
 
 
+def atlas_order(places: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """Return the images' indexes in the order they fill the sheets: by level, then nearby."""
+    return np.lexsort((z_order(places), levels))
+
+
 def write_atlases(thumbnail_dir: str, hashes: list[str], places: np.ndarray,
                   levels: np.ndarray) -> Atlases:
     """Write the sheets not written yet and return every image's slot in them."""
-    order = np.lexsort((z_order(places), levels))
+    order = atlas_order(places, levels)
     slots = np.empty(len(hashes), dtype=np.int64)
     slots[order] = np.arange(len(hashes))
     existing = existing_sheets(thumbnail_dir)

@@ -34,7 +34,7 @@ def test_a_small_grid_is_the_least_total_move():
 
 
 def test_places_already_on_a_grid_stay_where_they_are():
-    columns, rows = grid.grid_shape(2500)  # past EXACT_CELLS: the split-then-assign path
+    columns, rows = grid.grid_shape(3000)  # past EXACT_CELLS: the split-then-assign path
     xs, ys = np.meshgrid(np.arange(columns), np.arange(rows))
     cells = np.stack([xs.ravel(), ys.ravel()], axis=1)
     order = np.random.default_rng(1).permutation(len(cells))
@@ -43,7 +43,8 @@ def test_places_already_on_a_grid_stay_where_they_are():
 
 
 def test_past_the_exact_size_images_move_little_more_than_the_exact_assignment():
-    places = np.random.default_rng(2).random((2000, 2)).astype(np.float32)
+    places = np.random.default_rng(2).random((3000, 2)).astype(np.float32)
+    assert grid.grid_shape(3000)[0] ** 2 > grid.EXACT_CELLS  # the blocks' path
     approximate = cost(places, grid.snap_to_grid(places))
     limit = grid.EXACT_CELLS
     try:
