@@ -14,7 +14,7 @@
   var context = canvas.getContext("2d");
   var PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b",
                  "#e377c2", "#17becf", "#bcbd22", "#393b79", "#ad494a", "#637939"];
-  var TILE = 44;           // CSS pixels: the smallest side of a cell's picture 
+  var TILE = 56;           // CSS pixels: the smallest side of a cell's picture 
   var MAX_LEVEL = 14;      // the job's deepest level (indexer/explore/zoom_levels.py)
   var GRID = 128;          // cells per side of the index that finds points in view
   var PREFIX_LIMIT = 20000; // more pictures at a level than this: look in view first

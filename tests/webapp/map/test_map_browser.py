@@ -72,6 +72,11 @@ def distinct_colours(browser) -> int:
         return len(shot.convert("RGB").getcolors(maxcolors=1 << 24))
 
 
+def next_frame(browser) -> None:
+    """Wait until the map has drawn what the last input asked for."""
+    browser.execute_async_script("requestAnimationFrame(() => requestAnimationFrame(arguments[0]))")
+
+
 def click_at(browser, x: float, y: float) -> None:
     """Click at the window's coordinates (as the map's test hooks give them)."""
     from selenium.webdriver.common.actions.action_builder import ActionBuilder
@@ -93,7 +98,23 @@ def test_the_map_opens_on_photographs(photographs, browser, width, height, tmp_p
     assert distinct_colours(browser) > 10 * SQUARES_COLOURS  # photographs, not squares
 
 
+def test_a_tap_on_a_phone_zooms_into_a_crowded_picture(photographs, browser):
+    from selenium.webdriver.common.actions import interaction
+    from selenium.webdriver.common.actions.action_builder import ActionBuilder
+    from selenium.webdriver.common.actions.pointer_input import PointerInput
+    browser.set_window_size(390, 844)
+    open_map(browser, photographs)
+    crowded = max(in_window(browser, pictures(browser)), key=lambda p: p["count"])
+    scale = browser.execute_script("return window.similarMap.view().scale")
+    tap = ActionBuilder(browser, mouse=PointerInput(interaction.POINTER_TOUCH, "finger"))
+    tap.pointer_action.move_to_location(round(crowded["x"] + crowded["size"] / 2),
+                                        round(crowded["y"] + crowded["size"] / 2)).click()
+    tap.perform()
+    assert browser.execute_script("return window.similarMap.view().scale") == pytest.approx(4 * scale)
+
+
 def test_a_click_opens_a_lone_picture_and_zooms_into_a_crowded_one(server, browser, built):
+    from selenium.webdriver.support.ui import WebDriverWait
     open_map(browser, server)
     drawn = pictures(browser)
     assert sum(p["count"] for p in drawn) == len(built.collection.groups)
@@ -104,14 +125,14 @@ def test_a_click_opens_a_lone_picture_and_zooms_into_a_crowded_one(server, brows
     assert browser.execute_script("return window.similarMap.view().scale") == pytest.approx(4 * scale)
     assert "/map" in browser.current_url
     for _ in range(12):  # zoom in on the middle until some picture stands for one image
+        next_frame(browser)
         lone = [p for p in in_window(browser, pictures(browser)) if p["count"] == 1]
         if lone:
             break
-        browser.execute_script("var m = window.similarMap, s = m.size(); m.zoomAt(s[0] / 2, s[1] / 2, 2);"
-                               "m.redraw();")
-        browser.execute_script("return new Promise(r => requestAnimationFrame(r))")
+        browser.execute_script("var m = window.similarMap, s = m.size(); m.zoomAt(s[0] / 2, s[1] / 2, 2);")
     target = lone[0]
     click_at(browser, target["x"] + target["size"] / 2, target["y"] + target["size"] / 2)
+    WebDriverWait(browser, 10).until(lambda b: "/images/" in b.current_url)
     assert browser.current_url == f"{server}/images/{target['id']}"
 
 
@@ -141,6 +162,7 @@ def test_the_map_zooms_and_pans(server, browser):
 def test_the_keyboard_pans_zooms_and_opens(photographs, browser):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
     open_map(browser, photographs)
     canvas = browser.find_element(By.ID, "map")
     view = lambda: browser.execute_script("return Object.assign({}, window.similarMap.view())")  # noqa: E731
@@ -153,9 +175,11 @@ def test_the_keyboard_pans_zooms_and_opens(photographs, browser):
     canvas.send_keys(Keys.ARROW_LEFT)
     width = browser.execute_script("return window.similarMap.size()[0]")
     assert view()["x"] == pytest.approx(start["x"] + 0.1 * width)
+    next_frame(browser)  # the pan's frame drawn: the ringed picture is the one Enter opens
     middle = browser.execute_script("return window.similarMap.centreMost()")
     opened = browser.execute_script("return window.similarMap.ids()[arguments[0].i]", middle)
     canvas.send_keys(Keys.ENTER)
+    WebDriverWait(browser, 10).until(lambda b: "/images/" in b.current_url)
     assert browser.current_url == f"{photographs}/images/{opened}"
 
 
@@ -168,6 +192,7 @@ def test_the_grid_view_and_a_selection_that_downloads(photographs, browser):
     grid_button = browser.find_element(By.CSS_SELECTOR, "[data-layout=grid]")
     grid_button.click()
     assert grid_button.get_attribute("aria-pressed") == "true"
+    next_frame(browser)
     on_grid = pictures(browser)
     assert sum(p["count"] for p in on_grid) == PHOTOGRAPHS
     assert sorted((p["id"], p["x"], p["y"]) for p in on_grid) != scatter
