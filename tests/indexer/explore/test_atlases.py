@@ -66,3 +66,21 @@ def test_a_second_run_with_the_same_pictures_writes_nothing(thumbnails):
                                   places[kept], levels[kept])
     assert fewer.written == 1 and fewer.sheets[0] == first.sheets[0]
     assert fewer.sheets[1] != first.sheets[1]
+
+
+def test_sheets_go_under_an_s3_prefix_and_are_found_there_again(thumbnails):
+    from tests.support.s3_server import keys, running_s3, upload_folder
+    folder, hashes, _ = thumbnails
+    places = np.random.default_rng(3).random((len(hashes), 2)).astype(np.float32)
+    levels = np.zeros(len(hashes), dtype=np.int16)
+    with running_s3() as client:
+        client.create_bucket(Bucket="thumbs")
+        upload_folder(client, folder, "thumbs", "t")
+        made = atlases.write_atlases("s3://thumbs/t", hashes, places, levels)
+        assert made.written == 2
+        # (Beside the sheets of the other tests, uploaded with the thumbnails.)
+        assert {f"t/{name}" for name in made.sheets} <= set(keys(client, "thumbs", "t/atlases/"))
+        body = client.get_object(Bucket="thumbs", Key=f"t/{made.sheets[0]}")["Body"].read()
+        assert body[:2] == b"\xff\xd8"
+        again = atlases.write_atlases("s3://thumbs/t", hashes, places, levels)
+        assert (again.sheets, again.written) == (made.sheets, 0)

@@ -64,3 +64,14 @@ def test_a_selection_lists_and_downloads_the_images_inside_it(client):
     assert "attachment" in csv.headers["Content-Disposition"]
     for bad in ("box=1,2,3", "box=0,0,1,1&layout=tiles", "box=0,0,1,1&format=xml"):
         assert client.get(f"/api/map/selection?{bad}").status_code == 400
+
+
+def test_atlas_sheets_load_from_the_thumbnail_base_url_when_there_is_one(built):
+    from webapp import create_app
+    app = create_app({"SQLALCHEMY_DATABASE_URI": built.url, "TESTING": True,
+                      "THUMBNAIL_BASE_URL": "https://thumbs.example.com/t/"})
+    urls = app.test_client().get("/api/map").get_json()["atlas"]["urls"]
+    assert urls and all(u.startswith("https://thumbs.example.com/t/atlases/") for u in urls)
+    with app.app_context():
+        from core.db import db
+        db.engine.dispose()
