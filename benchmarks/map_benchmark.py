@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Time the map page at N images with its atlas pictures, in headless Chromium.
 
-    python benchmarks/map_benchmark.py [--points 100000] [--steps 120]
+    python benchmarks/map_benchmark.py [--points 100000] [--steps 120] [--grid]
 
 The page (templates/map.html's canvas, static/map.js and map_controls.js) is served with a
 /api/map body and atlas sheets from a temporary folder on the loopback, as a CDN or the
@@ -12,6 +12,7 @@ photographs (scikit-image's and scikit-learn's), cut and tinted so that no two l
 Prints the time from opening the page to the first picture drawn and to every sheet the
 first view needs, then the draw times (what map.js spends per frame) and the intervals
 between frames while the map is panned with the arrow keys and zoomed with the wheel.
+With --grid, the same on the grid view (its cells computed as the job does: seconds more).
 """
 import argparse
 import json
@@ -30,6 +31,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from indexer.explore import atlases  # noqa: E402
+from indexer.explore.map_pictures import grid_places  # noqa: E402
 from indexer.explore.zoom_levels import as_sent, zoom_levels  # noqa: E402
 from samples.pictures import photographs  # noqa: E402
 
@@ -84,7 +86,7 @@ def small_pictures(count: int, rng: random.Random) -> list[Image.Image]:
     return squares
 
 
-def write_site(folder: str, count: int) -> None:
+def write_site(folder: str, count: int, grid: bool) -> None:
     """Write the page, its scripts, /api/map's body and the atlas sheets into `folder`."""
     for script in ("map.js", "map_controls.js"):
         shutil.copy(os.path.join(ROOT, "static", script), folder)
@@ -93,7 +95,12 @@ def write_site(folder: str, count: int) -> None:
     rng = np.random.default_rng(0)
     places = as_sent(clustered_places(count, rng))
     levels = zoom_levels(places)
-    order = atlases.atlas_order(places, levels)
+    extra = {}
+    if grid:  # as the job does: map_pictures.py
+        cells = grid_places(places)
+        extra = {"grid": as_sent(cells).tolist(), "grid_levels": zoom_levels(cells).tolist()}
+    sheet_levels = np.minimum(levels, extra["grid_levels"]) if grid else levels
+    order = atlases.atlas_order(places, sheet_levels)
     slots = np.empty(count, dtype=np.int64)
     slots[order] = np.arange(count)
     per_sheet = atlases.COLUMNS ** 2
@@ -111,7 +118,7 @@ def write_site(folder: str, count: int) -> None:
     body = {"points": [[i + 1, float(x), float(y), int(rng.integers(12))]
                        for i, (x, y) in enumerate(places)],
             "levels": levels.tolist(), "slots": slots.tolist(),
-            "atlas": {"cell": atlases.CELL, "columns": atlases.COLUMNS, "urls": names}}
+            "atlas": {"cell": atlases.CELL, "columns": atlases.COLUMNS, "urls": names}, **extra}
     with open(os.path.join(folder, "points.json"), "w") as f:
         json.dump(body, f, separators=(",", ":"))
     with open(os.path.join(folder, "details.json"), "w") as f:
@@ -128,11 +135,12 @@ def main() -> None:
     parser.add_argument("--points", type=int, default=100_000)
     parser.add_argument("--steps", type=int, default=120)
     parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--grid", action="store_true", help="time the grid view instead")
     args = parser.parse_args()
     from tests.support.browser import chromium
     folder = tempfile.mkdtemp()
     tick = time.perf_counter()
-    write_site(folder, args.points)
+    write_site(folder, args.points, args.grid)
     size = os.path.getsize(os.path.join(folder, "points.json")) / 2**20
     print(f"{args.points} images: site written in {time.perf_counter() - tick:.1f} s "
           f"(/api/map body {size:.1f} MB, {-(-args.points // 256)} sheets)")
@@ -143,7 +151,8 @@ def main() -> None:
     try:
         time.sleep(1)
         browser = chromium(1280, 900)
-        browser.get(f"http://127.0.0.1:{args.port}/index.html")
+        page = f"http://127.0.0.1:{args.port}/index.html" + ("#grid" if args.grid else "")
+        browser.get(page)
         while not browser.execute_script(
                 "return window.similarMap.atlasReady() && window.similarMap.firstPictureAt()"):
             time.sleep(0.02)

@@ -23,7 +23,7 @@
   var FIT_MARGIN = 24;     // CSS pixels around the points when the map is fitted
   var DETAILS_BATCH = 500; // what /api/map/images answers at once
 
-  var count = 0, ids, clusters, layouts = {}, layout;  // layout: the one shown
+  var count = 0, ids, clusters, layouts = {}, layout, layoutName;  // layout: the one shown
   var atlas = null, sheets = [], slots = null;  // the job's atlas sheets, each point's cell
   var view = {scale: 1, x: 0, y: 0, fitted: 1}; // screen = view.x + world * view.scale
   var width = 0, height = 0, ratio = 1, frame = 0;
@@ -90,9 +90,11 @@
     layouts.map = makeLayout(points.map(function (p) { return [p[1], p[2]]; }), body.levels);
     if (body.grid) layouts.grid = makeLayout(body.grid, body.grid_levels);
     atlas = body.atlas || null;
-    layout = layouts.map;
+    layoutName = window.location.hash === "#grid" && layouts.grid ? "grid" : "map";  // a link may ask
+    layout = layouts[layoutName];
     document.querySelectorAll("[data-layout]").forEach(function (button) {
       button.hidden = !layouts[button.dataset.layout];
+      button.setAttribute("aria-pressed", String(button.dataset.layout === layoutName));
     });
   }
 
@@ -326,9 +328,10 @@
     },
     pictureAt: pictureAt, choose: choose, centreMost: centreMost, zoomAt: zoomAt,
     redraw: redraw, size: function () { return [width, height]; },
+    layoutName: function () { return layoutName; },
     useLayout: function (name) {
       if (!layouts[name]) return;
-      layout = layouts[name]; fit(); redraw();
+      layoutName = name; layout = layouts[name]; fit(); redraw();
     }
   };
 

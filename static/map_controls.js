@@ -11,7 +11,7 @@
   var LISTED = 60;         // images the selection lists on the page (the downloads have all)
   var frame = canvas.parentNode, box = document.getElementById("map-box");
   var panel = document.getElementById("map-selection");
-  var selecting = false, layoutName = "map";
+  var selecting = false;
 
   function local(event) {
     var rect = canvas.getBoundingClientRect();
@@ -120,8 +120,9 @@
   });
   document.querySelectorAll("[data-layout]").forEach(function (choice) {
     choice.addEventListener("click", function () {
-      layoutName = choice.dataset.layout;
-      map.useLayout(layoutName);
+      map.useLayout(choice.dataset.layout);
+      // The address says the view, so a link or a reload opens the same one.
+      window.history.replaceState(null, "", map.layoutName() === "grid" ? "#grid" : window.location.pathname);
       document.querySelectorAll("[data-layout]").forEach(function (other) {
         other.setAttribute("aria-pressed", String(other === choice));
       });
@@ -142,7 +143,7 @@
     var view = map.view();
     var world = [Math.min(a.x, b.x), Math.min(a.y, b.y), Math.max(a.x, b.x), Math.max(a.y, b.y)]
       .map(function (v, k) { return ((v - (k % 2 ? view.y : view.x)) / view.scale).toFixed(5); });
-    var query = "?layout=" + layoutName + "&box=" + world.join(",");
+    var query = "?layout=" + map.layoutName() + "&box=" + world.join(",");
     var url = panel.dataset.selection;
     fetch(url + query).then(function (response) { return response.json(); }).then(function (body) {
       panel.hidden = false;

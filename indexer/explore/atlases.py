@@ -3,9 +3,9 @@ handful of requests.
 
 A sheet holds COLUMNS x COLUMNS square cells of CELL pixels, each the middle square of an
 image's thumbnail, as one JPEG in the thumbnail folder (or under its s3:// prefix):
-atlases/<hash>.jpg. Images go into sheets by zoom level first, then along a Z-order curve of
-their places, so the pictures of the overview share the first sheet or two, and those of a
-zoomed-in region share a few. A sheet is named by a hash of its members' content hashes (and
+atlases/<hash>.jpg. Images go into sheets by zoom level first (the coarser of the scatter's
+and the grid's), then along a Z-order curve of their places, so the pictures of either
+overview share the first sheets, and those of a zoomed-in region share a few. A sheet is named by a hash of its members' content hashes (and
 of its cell size), so a build whose sheets would hold the same pictures finds them written
 and writes nothing; being immutable, they are cached like the thumbnails.
 """
@@ -66,7 +66,10 @@ def atlas_order(places: np.ndarray, levels: np.ndarray) -> np.ndarray:
 
 def write_atlases(thumbnail_dir: str, hashes: list[str], places: np.ndarray,
                   levels: np.ndarray) -> Atlases:
-    """Write the sheets not written yet and return every image's slot in them."""
+    """Write the sheets not written yet and return every image's slot in them.
+
+    `levels`: the zoom from which each image is drawn (the coarsest of its views' levels).
+    """
     order = atlas_order(places, levels)
     slots = np.empty(len(hashes), dtype=np.int64)
     slots[order] = np.arange(len(hashes))

@@ -37,7 +37,9 @@ def map_pictures(places: np.ndarray, hashes: list[str], thumbnail_dir: str) -> M
     grid_levels = zoom_levels(grid)
     layout_seconds = time.perf_counter() - tick
     tick = time.perf_counter()
-    atlases = write_atlases(thumbnail_dir, hashes, places, levels)
+    # Sheets filled by the coarser of an image's two levels: both views' overviews come
+    # from the first sheets.
+    atlases = write_atlases(thumbnail_dir, hashes, places, np.minimum(levels, grid_levels))
     return MapPictures(levels, grid, grid_levels, atlases,
                        {"map_grid_seconds": layout_seconds,
                         "atlas_seconds": time.perf_counter() - tick,
