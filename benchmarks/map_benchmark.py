@@ -156,13 +156,14 @@ def main() -> None:
         while not browser.execute_script(
                 "return window.similarMap.atlasReady() && window.similarMap.firstPictureAt()"):
             time.sleep(0.02)
-        first, ready, drawn = browser.execute_script(
+        first, ready, drawn, sheets = browser.execute_script(
             "var m = window.similarMap; return [m.firstPictureAt(), performance.now(), "
-            "m.pictures().length]")
+            "m.pictures().length, m.sheetsAsked()]")
         print(f"first picture on screen {first / 1000:.2f} s after opening the page; "
-              f"all {drawn} pictures of the first view by {ready / 1000:.2f} s")
+              f"all {drawn} pictures of the first view ({sheets} sheets) by {ready / 1000:.2f} s")
         draws, intervals = browser.execute_async_script(MOVE, args.steps)
-        print(f"panning and zooming, {len(draws)} draws: median {percentile(draws, .5):.1f} ms, "
+        sheets = browser.execute_script("return window.similarMap.sheetsAsked()")
+        print(f"panning and zooming ({sheets} sheets asked for by then), {len(draws)} draws: median {percentile(draws, .5):.1f} ms, "
               f"p90 {percentile(draws, .9):.1f} ms, max {max(draws):.1f} ms; frame intervals "
               f"median {percentile(intervals, .5):.1f} ms, p90 {percentile(intervals, .9):.1f} ms")
     finally:

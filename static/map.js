@@ -326,6 +326,7 @@
         return sheet.complete && sheet.naturalWidth > 0;
       })));
     },
+    sheetsAsked: function () { return sheets.filter(Boolean).length; },
     pictureAt: pictureAt, choose: choose, centreMost: centreMost, zoomAt: zoomAt,
     redraw: redraw, size: function () { return [width, height]; },
     layoutName: function () { return layoutName; },
