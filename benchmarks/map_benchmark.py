@@ -40,7 +40,8 @@ PAGE = """<!doctype html><html><body>
   data-details="details.json" data-page-before="/images/" data-page-after=""></canvas>
 <div id="map-box" hidden></div><div id="map-tip" hidden></div></div>
 <section id="map-selection" hidden></section>
-<script src="map.js"></script><script src="map_controls.js"></script></body></html>"""
+<script src="map_layouts.js"></script><script src="map.js"></script>
+<script src="map_controls.js"></script></body></html>"""
 # Pan with the arrow keys and zoom with the wheel, one event per frame; collect the times.
 MOVE = """
   var done = arguments[arguments.length - 1], steps = arguments[0], map = window.similarMap;
@@ -88,7 +89,7 @@ def small_pictures(count: int, rng: random.Random) -> list[Image.Image]:
 
 def write_site(folder: str, count: int, grid: bool) -> None:
     """Write the page, its scripts, /api/map's body and the atlas sheets into `folder`."""
-    for script in ("map.js", "map_controls.js"):
+    for script in ("map_layouts.js", "map.js", "map_controls.js"):
         shutil.copy(os.path.join(ROOT, "static", script), folder)
     with open(os.path.join(folder, "index.html"), "w") as f:
         f.write(PAGE.replace("<canvas", '<canvas style="display:block;width:1200px;height:800px"'))

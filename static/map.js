@@ -15,8 +15,8 @@
   var PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b",
                  "#e377c2", "#17becf", "#bcbd22", "#393b79", "#ad494a", "#637939"];
   var TILE = 56;           // CSS pixels: the smallest side of a cell's picture 
-  var MAX_LEVEL = 14;      // the job's deepest level (indexer/explore/zoom_levels.py)
-  var GRID = 128;          // cells per side of the index that finds points in view
+  var Layouts = window.similarMapLayouts, cellOf = Layouts.cellOf;
+  var MAX_LEVEL = Layouts.MAX_LEVEL, GRID = Layouts.GRID;
   var PREFIX_LIMIT = 20000; // more pictures at a level than this: look in view first
   var BIG_PICTURES = 400;  // at most this many own thumbnails loaded for one view
   var MAX_IMAGES = 2000;   // decoded thumbnails kept
@@ -36,59 +36,13 @@
     return c === null || c < 0 ? "#888888" : PALETTE[c % PALETTE.length];
   }
 
-  // One layout: places, levels, points sorted by level, an index of cells, counts per level.
-  function makeLayout(places, levels) {
-    var xs = new Float64Array(count), ys = new Float64Array(count);
-    var level = new Uint8Array(count), i;
-    for (i = 0; i < count; i++) {
-      xs[i] = places[i][0]; ys[i] = places[i][1];
-      level[i] = levels ? levels[i] : MAX_LEVEL + 1;  // no levels: every point at the deepest
-    }
-    var byLevel = countingSort(level, MAX_LEVEL + 2);
-    var cells = new Int32Array(count);
-    for (i = 0; i < count; i++) cells[i] = cellOf(ys[i], GRID) * GRID + cellOf(xs[i], GRID);
-    var bounds = [Infinity, Infinity, -Infinity, -Infinity];
-    for (i = 0; i < count; i++) {
-      bounds[0] = Math.min(bounds[0], xs[i]); bounds[1] = Math.min(bounds[1], ys[i]);
-      bounds[2] = Math.max(bounds[2], xs[i]); bounds[3] = Math.max(bounds[3], ys[i]);
-    }
-    return {xs: xs, ys: ys, level: level, byLevel: byLevel, index: countingSort(cells, GRID * GRID),
-            bounds: bounds, counts: []};
-  }
-
-  function cellOf(v, side) { return Math.min(side - 1, Math.max(0, Math.floor(v * side))); }
-
-  // Return {order, starts}: indices ordered by key, and where each key's run starts.
-  function countingSort(keys, size) {
-    var starts = new Int32Array(size + 1), order = new Int32Array(keys.length), i;
-    for (i = 0; i < keys.length; i++) starts[keys[i] + 1]++;
-    for (i = 0; i < size; i++) starts[i + 1] += starts[i];
-    var next = starts.slice(0, size);
-    for (i = 0; i < keys.length; i++) order[next[keys[i]]++] = i;
-    return {order: order, starts: starts};
-  }
-
-  // How many images each picture of level <= z stands for (its cell's count), once per z.
-  function countsAt(z) {
-    if (layout.counts[z]) return layout.counts[z];
-    var side = Math.pow(2, z), tally = new Map(), of = new Int32Array(count), i, key;
-    for (i = 0; i < count; i++) {
-      key = cellOf(layout.ys[i], side) * side + cellOf(layout.xs[i], side);
-      tally.set(key, (tally.get(key) || 0) + 1);
-    }
-    for (i = 0; i < count; i++) {
-      if (layout.level[i] <= z) of[i] = tally.get(cellOf(layout.ys[i], side) * side + cellOf(layout.xs[i], side));
-    }
-    return (layout.counts[z] = of);
-  }
-
   function load(body) {
     var points = body.points;
     count = points.length;
     ids = new Int32Array(count); clusters = new Array(count);
     for (var i = 0; i < count; i++) { ids[i] = points[i][0]; clusters[i] = points[i][3]; }
-    layouts.map = makeLayout(points.map(function (p) { return [p[1], p[2]]; }), body.levels);
-    if (body.grid) layouts.grid = makeLayout(body.grid, body.grid_levels);
+    layouts.map = Layouts.make(points.map(function (p) { return [p[1], p[2]]; }), body.levels);
+    if (body.grid) layouts.grid = Layouts.make(body.grid, body.grid_levels);
     atlas = body.atlas || null;
     layoutName = window.location.hash === "#grid" && layouts.grid ? "grid" : "map";  // a link may ask
     layout = layouts[layoutName];
@@ -147,7 +101,7 @@
     drawn = [];
     if (!count) return;
     var z = zoomLevel(), side = Math.pow(2, z), size = view.scale / side;
-    var deepest = z > MAX_LEVEL, shown = candidates(z), counts = deepest ? null : countsAt(z);
+    var deepest = z > MAX_LEVEL, shown = candidates(z), counts = deepest ? null : Layouts.countsAt(layout, z);
     if (deepest) size = TILE;
     for (var k = 0; k < shown.length; k++) {
       var i = shown[k], x, y;
@@ -159,12 +113,17 @@
       if (x > width || y > height || x + size < 0 || y + size < 0) continue;
       drawn.push({i: i, x: x, y: y, size: size, count: deepest ? 1 : counts[i]});
     }
-    var big = size * ratio > 1.5 * (atlas ? atlas.cell : 0) && drawn.length <= BIG_PICTURES;
+    // Own thumbnails: for pictures drawn larger than an atlas cell, or without atlases; never
+    // for more than BIG_PICTURES at once (an old build's overview would ask for every one).
+    var own = drawn.length <= BIG_PICTURES && (!atlas || size * ratio > 1.5 * atlas.cell);
     var missing = [];
     drawn.forEach(function (d) {
-      drawPicture(d, big, missing);
+      drawPicture(d, own, missing);
       if (d.count > 1) drawCount(d);
     });
+    if (hovered) {  // the same image's picture in this frame, wherever it moved
+      hovered = drawn.filter(function (d) { return d.i === hovered.i; })[0] || null;
+    }
     if (missing.length) fetchDetails(missing);
     if (hovered) drawRing(hovered, "#000");
     if (document.activeElement === canvas && centreMost()) drawRing(centreMost(), "#0a66c2");
@@ -174,11 +133,11 @@
   }
 
   // The cell's picture: its own thumbnail when drawn large, else its atlas cell, else colour.
-  function drawPicture(d, big, missing) {
+  function drawPicture(d, wantOwn, missing) {
     var inner = Math.max(1, d.size - 2), id = ids[d.i];
-    var own = big || !atlas ? pictureOf(id) : null;
+    var own = wantOwn ? pictureOf(id) : null;
     if (own && own.complete && own.naturalWidth) return drawCover(own, d.x + 1, d.y + 1, inner);
-    if ((big || !atlas) && !own && !asked.has(id)) missing.push(id);
+    if (wantOwn && !own && !asked.has(id)) missing.push(id);
     if (atlas && atlasCell(d.i, d.x + 1, d.y + 1, inner)) return;
     context.fillStyle = colourOf(d.i);
     context.fillRect(d.x + 1, d.y + 1, inner, inner);
