@@ -52,13 +52,15 @@
     });
   }
 
-  function fit() {
-    var b = layout.bounds, spanX = b[2] - b[0], spanY = b[3] - b[1];
+  // Show the whole layout, or only `box` ([x0, y0, x1, y1] of the map) keeping the zoom's limits.
+  function fit(box) {
+    var b = box || layout.bounds, spanX = b[2] - b[0], spanY = b[3] - b[1];
     var roomX = Math.max(width - 2 * FIT_MARGIN, width / 2), roomY = Math.max(height - 2 * FIT_MARGIN, height / 2);
     var scale = Math.min(spanX > 0 ? roomX / spanX : Infinity, spanY > 0 ? roomY / spanY : Infinity);
-    if (!isFinite(scale)) scale = 0.9 * Math.min(width, height);
-    view = {scale: scale, fitted: scale, x: width / 2 - (b[0] + b[2]) / 2 * scale,
-            y: height / 2 - (b[1] + b[3]) / 2 * scale};
+    if (!isFinite(scale)) scale = box ? view.fitted * 64 : 0.9 * Math.min(width, height);
+    if (box) scale = Math.min(scale, view.fitted * 20000);
+    view = {scale: scale, fitted: box ? view.fitted : scale,
+            x: width / 2 - (b[0] + b[2]) / 2 * scale, y: height / 2 - (b[1] + b[3]) / 2 * scale};
   }
 
   function resize() {
@@ -289,6 +291,8 @@
     pictureAt: pictureAt, choose: choose, centreMost: centreMost, zoomAt: zoomAt,
     redraw: redraw, size: function () { return [width, height]; },
     layoutName: function () { return layoutName; },
+    clusters: function () { return clusters; },
+    show: function (box) { fit(box); redraw(); },
     useLayout: function (name) {
       if (!layouts[name]) return;
       layoutName = name; layout = layouts[name]; fit(); redraw();

@@ -214,3 +214,32 @@ def test_the_grid_view_and_a_selection_that_downloads(photographs, browser):
     listed = requests.get(panel.find_element(By.CSS_SELECTOR, ".selection-json")
                           .get_attribute("href"), timeout=10).json()
     assert listed["layout"] == "grid" and listed["count"] == PHOTOGRAPHS
+
+
+def test_clusters_show_their_central_image_and_size_and_a_click_shows_them(photographs, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+    open_map(browser, photographs)
+    WebDriverWait(browser, 10).until(
+        lambda b: b.find_elements(By.CSS_SELECTOR, "#map-clusters img[src*='/thumbnails/']"))
+    buttons = browser.find_elements(By.CSS_SELECTOR, "#map-clusters button")
+    sizes = [int(b.find_element(By.TAG_NAME, "span").text) for b in buttons]
+    assert sum(sizes) == PHOTOGRAPHS and sizes == sorted(sizes, reverse=True) and len(sizes) > 1
+    assert all(b.get_attribute("aria-label").startswith("Cluster ") for b in buttons)
+    fitted = browser.execute_script("return window.similarMap.view().fitted")
+    smallest = int(buttons[-1].get_attribute("aria-label").split(",")[0].split()[1])
+    browser.execute_script("arguments[0].click()", buttons[-1])
+    next_frame(browser)
+    assert browser.execute_script("return window.similarMap.view().scale") >= fitted
+    # Every member of the cluster is on the canvas now, and behind the pictures drawn.
+    inside = browser.execute_script("""
+        var m = window.similarMap, box = m.canvas.getBoundingClientRect(), ids = m.ids();
+        var wanted = arguments[0];
+        return m.clusters().map(function (c, i) { return [c, ids[i]]; })
+          .filter(function (pair) { return pair[0] === wanted; })
+          .map(function (pair) {
+            var at = m.screenPosition(pair[1]);
+            return at[0] >= box.left && at[0] <= box.right && at[1] >= box.top && at[1] <= box.bottom;
+          });""", smallest)
+    assert len(inside) == sizes[-1] and all(inside)
+    assert sum(p["count"] for p in pictures(browser)) >= sizes[-1]
