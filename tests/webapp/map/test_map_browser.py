@@ -243,3 +243,24 @@ def test_clusters_show_their_central_image_and_size_and_a_click_shows_them(photo
           });""", smallest)
     assert len(inside) == sizes[-1] and all(inside)
     assert sum(p["count"] for p in pictures(browser)) >= sizes[-1]
+
+
+def test_two_fingers_pinch_to_zoom_on_a_phone(photographs, browser):
+    browser.set_window_size(390, 844)
+    open_map(browser, photographs)
+    box = browser.execute_script("var r = window.similarMap.canvas.getBoundingClientRect();"
+                                 "return [r.left + r.width / 2, r.top + 120]")
+    fitted = browser.execute_script("return window.similarMap.view().scale")
+
+    def touch(kind, spread):
+        points = [{"x": box[0] - spread, "y": box[1], "id": 1},
+                  {"x": box[0] + spread, "y": box[1], "id": 2}]
+        browser.execute_cdp_cmd("Input.dispatchTouchEvent", {
+            "type": kind, "touchPoints": [] if kind == "touchEnd" else points})
+
+    touch("touchStart", 20)
+    for spread in range(30, 90, 10):  # the fingers move apart: 20 px to 80 px from the middle
+        touch("touchMove", spread)
+    touch("touchEnd", 0)
+    next_frame(browser)
+    assert browser.execute_script("return window.similarMap.view().scale") > 2 * fitted
