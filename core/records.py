@@ -182,6 +182,39 @@ class ClusterCurve(db.Model):
     curve: Mapped[dict] = mapped_column(JSON)  # ks, inertias, silhouettes, elbow, chosen
 
 
+class MapPicture(db.Model):
+    """How the map page draws an image: its zoom level, its grid cell and its atlas cell.
+
+    `level`: the coarsest zoom at which it is its cell's picture (indexer/explore/zoom_levels.py),
+    on the scatter and on the grid; `grid_x`, `grid_y`: its cell's centre on the grid view, in
+    [0, 1] like map_x and map_y; `atlas_slot`: where its small picture is in the build's sheets
+    (MapAtlas). Builds from before atlases, or with --map none, have no rows.
+    """
+
+    __tablename__ = "map_pictures"
+
+    build_id: Mapped[int] = mapped_column(primary_key=True)
+    image_id: Mapped[int] = mapped_column(primary_key=True)
+    level: Mapped[int] = mapped_column(Integer)
+    grid_level: Mapped[int] = mapped_column(Integer)
+    grid_x: Mapped[float] = mapped_column(Float)
+    grid_y: Mapped[float] = mapped_column(Float)
+    atlas_slot: Mapped[int] = mapped_column(Integer)
+
+
+class MapAtlas(db.Model):
+    """A build's sprite sheets of small thumbnails: their cell size, columns and names.
+
+    A table of its own, like ClusterCurve: the web looks the build up every few seconds and
+    needs the names only for the map.
+    """
+
+    __tablename__ = "map_atlases"
+
+    build_id: Mapped[int] = mapped_column(primary_key=True)
+    atlas: Mapped[dict] = mapped_column(JSON)  # {"cell", "columns", "sheets": [name, ...]}
+
+
 class SearchIndex(db.Model):
     """A build's approximate search index (FAISS) for search by upload, and its facts.
 

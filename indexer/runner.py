@@ -15,6 +15,7 @@ from core.records import Build, StoredEmbedder
 from . import search_index, store
 from .embedders.autoencoder.weights import TRAIN, AutoencoderWeights, ensure_report_stored, resolve
 from .explore.exploration import Exploration, explore
+from .explore.map_pictures import map_pictures
 from .embedders.autoencoder.settings import AUTOENCODER, AutoencoderSettings
 from .embedders.choice import Choice, choose
 from .embedders.engine import load_engine
@@ -266,6 +267,11 @@ def _build(session: Session, build: Build, root: str, choice: Choice, embedder: 
     store.save_build_rows(session, build.id, rows, ids, scores, exploration.labels,
                           exploration.places, related.rows)
     save_exploration(session, build, exploration)
+    if exploration.places is not None:  # the map page's levels, grid and atlases
+        pictures = map_pictures(exploration.places, [f.content_hash for f in good],
+                                options.thumbnail_dir)
+        store.save_map_pictures(session, build.id, [row[0] for row in rows], pictures)
+        timings.update(pictures.timings)
     searchable = build_search_index(session, build, vectors, options)
     seconds = time.perf_counter() - started
     build.image_count, build.skipped_count, build.seconds = len(good), len(skips), seconds

@@ -14,8 +14,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from core.records import (ACTIVE, FAILED, RETIRED, RUNNING, SUPERSEDED, Build, ClusterCurve,
-                          Embedding, Image, IndexedImage, Recommendation, RelatedImage,
-                          SearchIndex, utcnow)
+                          Embedding, Image, IndexedImage, MapAtlas, MapPicture, Recommendation,
+                          RelatedImage, SearchIndex, utcnow)
 
 from .explore.kmeans import Clustering, Curve
 from .explore.reuse import Explored
@@ -203,6 +203,18 @@ def save_cluster_curve(session: Session, build_id: int, png: bytes, curve: dict)
     session.commit()
 
 
+def save_map_pictures(session: Session, build_id: int, image_ids: list[int], pictures) -> None:
+    """Store how the map draws each image (indexer/explore/map_pictures.py) and the atlases."""
+    bulk_insert(session.connection(), MapPicture.__tablename__,
+                ["build_id", "image_id", "level", "grid_level", "grid_x", "grid_y", "atlas_slot"],
+                ((build_id, image_id, int(pictures.levels[i]), int(pictures.grid_levels[i]),
+                  float(pictures.grid[i, 0]), float(pictures.grid[i, 1]),
+                  int(pictures.atlases.slots[i]))
+                 for i, image_id in enumerate(image_ids)))
+    session.add(MapAtlas(build_id=build_id, atlas=pictures.atlases.as_json()))
+    session.commit()
+
+
 def save_search_index(session: Session, build_id: int, built) -> None:
     """Store a build's approximate search index (search_index.BuiltSearchIndex)."""
     session.add(SearchIndex(build_id=build_id, kind=built.kind, parameters=built.parameters,
@@ -248,7 +260,8 @@ def retire_old_builds(session: Session) -> None:
         Build.id.not_in(keep), Build.status.in_([SUPERSEDED, FAILED, RUNNING]))).all()
     if not old:
         return
-    for table in (IndexedImage, Recommendation, RelatedImage, ClusterCurve, SearchIndex):
+    for table in (IndexedImage, Recommendation, RelatedImage, ClusterCurve, SearchIndex,
+                  MapPicture, MapAtlas):
         session.execute(delete(table).where(table.build_id.in_(old)))
     session.execute(update(Build).where(Build.id.in_(old), Build.status == SUPERSEDED)
                        .values(status=RETIRED))

@@ -1,9 +1,11 @@
-// The map page: every image as a point on one canvas; thumbnails when zoomed in far enough.
+// The map page: the collection as pictures on one canvas, at every zoom.
 //
-// Points live in typed arrays (no object per point) and a uniform grid over the unit square
-// finds the visible ones and the one under the pointer. Zoomed out, the dots are drawn one
-// path per colour; zoomed in (few visible points, room for a picture each), the visible
-// points are drawn as thumbnails, whose names and URLs are fetched for those points only.
+// At zoom level z the map is cut into 2^z x 2^z cells, each between TILE and 2 TILE CSS
+// pixels wide; every occupied cell shows one picture (the image nearest its centre, chosen by
+// the job: its "level" is the coarsest z at which it stands for its cell) and how many
+// images the cell holds. Zooming in splits cells and reveals the rest. The small pictures come
+// from the job's atlas sheets (256 to a JPEG); a picture drawn larger than an atlas cell
+// loads its own thumbnail. The same drawing serves the scatter (UMAP) and the grid view.
 (function () {
   "use strict";
   var canvas = document.getElementById("map");
@@ -12,154 +14,175 @@
   var context = canvas.getContext("2d");
   var PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b",
                  "#e377c2", "#17becf", "#bcbd22", "#393b79", "#ad494a", "#637939"];
-  var UNCLUSTERED = "#888888";
-  var GRID = 128;          // cells per side of the spatial grid
-  var MAX_THUMBNAILS = 400;
-  var THUMBNAIL_MIN = 28;  // CSS pixels: smaller than this, dots
-  var THUMBNAIL_MAX = 112;
+  var TILE = 56;           // CSS pixels: the smallest side of a cell's picture 
+  var Layouts = window.similarMapLayouts, cellOf = Layouts.cellOf;
+  var MAX_LEVEL = Layouts.MAX_LEVEL, GRID = Layouts.GRID;
+  var PREFIX_LIMIT = 20000; // more pictures at a level than this: look in view first
+  var BIG_PICTURES = 400;  // at most this many own thumbnails loaded for one view
   var MAX_IMAGES = 2000;   // decoded thumbnails kept
-  var HIT_PIXELS = 8;
-  var FIT_MARGIN = 48;     // CSS pixels around the points when the map is fitted
-  var CLICK_SLOP = 5;      // a press that moves less than this is a click, not a drag
+  var FIT_MARGIN = 24;     // CSS pixels around the points when the map is fitted
   var DETAILS_BATCH = 500; // what /api/map/images answers at once
 
-  var count = 0, ids, xs, ys, groups;           // one entry per point
-  var byGroup, groupStart;                      // point indices sorted by colour
-  var cellStart, cellPoints;                    // the grid: points of cell c
-  var visible, visibleCount = 0;                // reused every frame
+  var count = 0, ids, clusters, layouts = {}, layout, layoutName;  // layout: the one shown
+  var atlas = null, sheets = [], slots = null;  // the job's atlas sheets, each point's cell
   var view = {scale: 1, x: 0, y: 0, fitted: 1}; // screen = view.x + world * view.scale
-  var width = 0, height = 0, ratio = 1, frame = 0, bounds = [0, 0, 1, 1];
+  var width = 0, height = 0, ratio = 1, frame = 0;
   var details = new Map(), asked = new Set(), pictures = new Map();
-  var hovered = -1;
+  var drawn = [];          // this frame's pictures: {i, x, y, size, count}
+  var hovered = null, drawTimes = [], firstPictureAt = null;
 
-  function groupOf(cluster) {
-    return cluster === null || cluster < 0 ? PALETTE.length : cluster % PALETTE.length;
+  function colourOf(i) {
+    var c = clusters[i];
+    return c === null || c < 0 ? "#888888" : PALETTE[c % PALETTE.length];
   }
-  function colourOf(group) { return group < PALETTE.length ? PALETTE[group] : UNCLUSTERED; }
-  function cell(v) { return Math.min(GRID - 1, Math.max(0, Math.floor(v * GRID))); }
 
-  function load(points) {
+  function load(body) {
+    var points = body.points;
     count = points.length;
-    ids = new Int32Array(count); xs = new Float32Array(count); ys = new Float32Array(count);
-    groups = new Uint8Array(count); visible = new Int32Array(count);
-    for (var i = 0; i < count; i++) {
-      ids[i] = points[i][0]; xs[i] = points[i][1]; ys[i] = points[i][2];
-      groups[i] = groupOf(points[i][3]);
-    }
-    bounds = [Infinity, Infinity, -Infinity, -Infinity];
-    for (i = 0; i < count; i++) {
-      bounds[0] = Math.min(bounds[0], xs[i]); bounds[1] = Math.min(bounds[1], ys[i]);
-      bounds[2] = Math.max(bounds[2], xs[i]); bounds[3] = Math.max(bounds[3], ys[i]);
-    }
-    byGroup = countingSort(groups, PALETTE.length + 1);
-    groupStart = byGroup.starts;
-    var cells = new Int32Array(count);
-    for (i = 0; i < count; i++) cells[i] = cell(ys[i]) * GRID + cell(xs[i]);
-    var byCell = countingSort(cells, GRID * GRID);
-    cellPoints = byCell.order; cellStart = byCell.starts;
+    ids = new Int32Array(count); clusters = new Array(count);
+    for (var i = 0; i < count; i++) { ids[i] = points[i][0]; clusters[i] = points[i][3]; }
+    layouts.map = Layouts.make(points.map(function (p) { return [p[1], p[2]]; }), body.levels);
+    if (body.grid) layouts.grid = Layouts.make(body.grid, body.grid_levels);
+    atlas = body.atlas || null;
+    layoutName = window.location.hash === "#grid" && layouts.grid ? "grid" : "map";  // a link may ask
+    layout = layouts[layoutName];
+    document.querySelectorAll("[data-layout]").forEach(function (button) {
+      button.hidden = !layouts[button.dataset.layout];
+      button.setAttribute("aria-pressed", String(button.dataset.layout === layoutName));
+    });
   }
 
-  // Return {order, starts}: point indices ordered by key, and where each key's run starts.
-  function countingSort(keys, size) {
-    var starts = new Int32Array(size + 1), order = new Int32Array(keys.length), i;
-    for (i = 0; i < keys.length; i++) starts[keys[i] + 1]++;
-    for (i = 0; i < size; i++) starts[i + 1] += starts[i];
-    var next = starts.slice(0, size);
-    for (i = 0; i < keys.length; i++) order[next[keys[i]]++] = i;
-    return {order: order, starts: starts};
+  // Show the whole layout, or only `box` ([x0, y0, x1, y1] of the map) keeping the zoom's limits.
+  function fit(box) {
+    var b = box || layout.bounds, spanX = b[2] - b[0], spanY = b[3] - b[1];
+    var roomX = Math.max(width - 2 * FIT_MARGIN, width / 2), roomY = Math.max(height - 2 * FIT_MARGIN, height / 2);
+    var scale = Math.min(spanX > 0 ? roomX / spanX : Infinity, spanY > 0 ? roomY / spanY : Infinity);
+    if (!isFinite(scale)) scale = box ? view.fitted * 64 : 0.9 * Math.min(width, height);
+    if (box) scale = Math.min(scale, view.fitted * 20000);
+    view = {scale: scale, fitted: box ? view.fitted : scale,
+            x: width / 2 - (b[0] + b[2]) / 2 * scale, y: height / 2 - (b[1] + b[3]) / 2 * scale};
   }
 
   function resize() {
     ratio = window.devicePixelRatio || 1;
     width = canvas.clientWidth; height = canvas.clientHeight;
     canvas.width = Math.round(width * ratio); canvas.height = Math.round(height * ratio);
-    // Fit the points' bounding box (the map fills [0, 1] along its longer side only).
-    var spanX = bounds[2] - bounds[0], spanY = bounds[3] - bounds[1];
-    var room = Math.max(width - 2 * FIT_MARGIN, width / 2), roomY = Math.max(height - 2 * FIT_MARGIN, height / 2);
-    var scale = Math.min(spanX > 0 ? room / spanX : Infinity, spanY > 0 ? roomY / spanY : Infinity);
-    if (!isFinite(scale)) scale = 0.9 * Math.min(width, height);
-    view = {scale: scale, fitted: scale, x: width / 2 - (bounds[0] + bounds[2]) / 2 * scale,
-            y: height / 2 - (bounds[1] + bounds[3]) / 2 * scale};
+    fit();
     redraw();
-  }
-
-  // Collect the points inside the screen (plus a margin) into `visible`.
-  function collectVisible(margin) {
-    var x0 = cell((-margin - view.x) / view.scale), x1 = cell((width + margin - view.x) / view.scale);
-    var y0 = cell((-margin - view.y) / view.scale), y1 = cell((height + margin - view.y) / view.scale);
-    visibleCount = 0;
-    for (var cy = y0; cy <= y1; cy++) {
-      for (var c = cy * GRID + x0, last = cy * GRID + x1; c <= last; c++) {
-        for (var k = cellStart[c]; k < cellStart[c + 1]; k++) visible[visibleCount++] = cellPoints[k];
-      }
-    }
-  }
-
-  function thumbnailSize() {
-    return Math.min(THUMBNAIL_MAX, 0.5 * view.scale / Math.sqrt(Math.max(count, 1)));
   }
 
   function redraw() { if (!frame) frame = window.requestAnimationFrame(draw); }
 
-  var drawTimes = [];      // the last 100 draws' milliseconds, for benchmarks
+  // The level whose cells are between TILE and 2 TILE pixels wide (past MAX_LEVEL: points).
+  function zoomLevel() {
+    return Math.max(0, Math.min(MAX_LEVEL + 1, Math.floor(Math.log2(view.scale / TILE))));
+  }
+
+  // Return the points of level <= z that may be on screen.
+  function candidates(z) {
+    var end = layout.byLevel.starts[z + 1], found = [], k;
+    if (end <= PREFIX_LIMIT) return layout.byLevel.order.subarray(0, end);
+    var margin = 2 * TILE / view.scale;
+    var x0 = cellOf(-view.x / view.scale - margin, GRID), x1 = cellOf((width - view.x) / view.scale + margin, GRID);
+    var y0 = cellOf(-view.y / view.scale - margin, GRID), y1 = cellOf((height - view.y) / view.scale + margin, GRID);
+    for (var cy = y0; cy <= y1; cy++) {
+      for (var c = cy * GRID + x0; c <= cy * GRID + x1; c++) {
+        for (k = layout.index.starts[c]; k < layout.index.starts[c + 1]; k++) {
+          if (layout.level[layout.index.order[k]] <= z) found.push(layout.index.order[k]);
+        }
+      }
+    }
+    return found;
+  }
+
   function draw() {
     var started = performance.now();
     frame = 0;
     context.setTransform(ratio, 0, 0, ratio, 0, 0);
     context.clearRect(0, 0, width, height);
+    drawn = [];
     if (!count) return;
-    var size = thumbnailSize();
-    collectVisible(size);
-    if (size >= THUMBNAIL_MIN && visibleCount <= MAX_THUMBNAILS) drawThumbnails(size);
-    else drawDots(Math.max(2, Math.min(8, size / 4)));
-    if (hovered >= 0) drawRing(hovered, Math.max(size, 8));
-    canvas.setAttribute("data-ready", "true");
-    drawTimes.push(performance.now() - started);
-    if (drawTimes.length > 100) drawTimes.shift();
-  }
-
-  // One path and one fill per colour, only the points on screen.
-  function drawDots(dot) {
-    var half = dot / 2;
-    for (var g = 0; g < groupStart.length - 1; g++) {
-      context.beginPath();
-      for (var k = groupStart[g]; k < groupStart[g + 1]; k++) {
-        var i = byGroup.order[k], sx = view.x + xs[i] * view.scale, sy = view.y + ys[i] * view.scale;
-        if (sx < -dot || sy < -dot || sx > width + dot || sy > height + dot) continue;
-        context.rect(sx - half, sy - half, dot, dot);
+    var z = zoomLevel(), side = Math.pow(2, z), size = view.scale / side;
+    var deepest = z > MAX_LEVEL, shown = candidates(z), counts = deepest ? null : Layouts.countsAt(layout, z);
+    if (deepest) size = TILE;
+    for (var k = 0; k < shown.length; k++) {
+      var i = shown[k], x, y;
+      if (deepest) {  // past the last level: each point at its own place
+        x = view.x + layout.xs[i] * view.scale - size / 2; y = view.y + layout.ys[i] * view.scale - size / 2;
+      } else {
+        x = view.x + cellOf(layout.xs[i], side) * size; y = view.y + cellOf(layout.ys[i], side) * size;
       }
-      context.fillStyle = colourOf(g);
-      context.fill();
+      if (x > width || y > height || x + size < 0 || y + size < 0) continue;
+      drawn.push({i: i, x: x, y: y, size: size, count: deepest ? 1 : counts[i]});
     }
-  }
-
-  function drawThumbnails(size) {
-    var missing = [], half = size / 2;
-    for (var k = 0; k < visibleCount; k++) {
-      var i = visible[k], sx = view.x + xs[i] * view.scale, sy = view.y + ys[i] * view.scale;
-      var picture = pictureOf(ids[i]);
-      context.fillStyle = colourOf(groups[i]);
-      context.fillRect(sx - half - 2, sy - half - 2, size + 4, size + 4);
-      if (picture && picture.complete && picture.naturalWidth) {
-        drawCover(picture, sx - half, sy - half, size);
-      } else if (!details.has(ids[i]) && !asked.has(ids[i])) {
-        missing.push(ids[i]);
-      }
+    // Own thumbnails: for pictures drawn larger than an atlas cell, or without atlases; never
+    // for more than BIG_PICTURES at once (an old build's overview would ask for every one).
+    var own = drawn.length <= BIG_PICTURES && (!atlas || size * ratio > 1.5 * atlas.cell);
+    var missing = [];
+    drawn.forEach(function (d) {
+      drawPicture(d, own, missing);
+      if (d.count > 1) drawCount(d);
+    });
+    if (hovered) {  // the same image's picture in this frame, wherever it moved
+      hovered = drawn.filter(function (d) { return d.i === hovered.i; })[0] || null;
     }
     if (missing.length) fetchDetails(missing);
+    if (hovered) drawRing(hovered, "#000");
+    if (document.activeElement === canvas && centreMost()) drawRing(centreMost(), "#0a66c2");
+    canvas.setAttribute("data-ready", "true");
+    drawTimes.push(performance.now() - started);
+    if (drawTimes.length > 200) drawTimes.shift();
+  }
+
+  // The cell's picture: its own thumbnail when drawn large, else its atlas cell, else colour.
+  function drawPicture(d, wantOwn, missing) {
+    var inner = Math.max(1, d.size - 2), id = ids[d.i];
+    var own = wantOwn ? pictureOf(id) : null;
+    if (own && own.complete && own.naturalWidth) return drawCover(own, d.x + 1, d.y + 1, inner);
+    if (wantOwn && !own && !asked.has(id)) missing.push(id);
+    if (atlas && atlasCell(d.i, d.x + 1, d.y + 1, inner)) return;
+    context.fillStyle = colourOf(d.i);
+    context.fillRect(d.x + 1, d.y + 1, inner, inner);
+  }
+
+  function atlasCell(i, x, y, size) {
+    var perSheet = atlas.columns * atlas.columns, slot = slots[i];
+    var number = Math.floor(slot / perSheet), within = slot % perSheet;
+    var sheet = sheets[number];
+    if (!sheet) {
+      sheet = sheets[number] = new Image();
+      sheet.onload = redraw;
+      sheet.src = atlas.urls[number];
+    }
+    if (!sheet.complete || !sheet.naturalWidth) return false;
+    if (firstPictureAt === null) firstPictureAt = performance.now();  // since the page opened
+    context.drawImage(sheet, (within % atlas.columns) * atlas.cell,
+                      Math.floor(within / atlas.columns) * atlas.cell, atlas.cell, atlas.cell,
+                      x, y, size, size);
+    return true;
   }
 
   // Draw the middle square of a picture into a square of the canvas (object-fit: cover).
   function drawCover(picture, x, y, size) {
     var side = Math.min(picture.naturalWidth, picture.naturalHeight);
+    if (firstPictureAt === null) firstPictureAt = performance.now();
     context.drawImage(picture, (picture.naturalWidth - side) / 2, (picture.naturalHeight - side) / 2,
                       side, side, x, y, size, size);
   }
 
-  function drawRing(i, size) {
-    var sx = view.x + xs[i] * view.scale, sy = view.y + ys[i] * view.scale;
-    context.strokeStyle = "#000"; context.lineWidth = 2;
-    context.strokeRect(sx - size / 2 - 3, sy - size / 2 - 3, size + 6, size + 6);
+  function drawCount(d) {
+    var text = d.count > 999 ? Math.round(d.count / 1000) + "k" : String(d.count);
+    context.font = "bold 11px system-ui, sans-serif";
+    var w = context.measureText(text).width + 6;
+    context.fillStyle = "rgba(0, 0, 0, 0.78)";
+    context.fillRect(d.x + d.size - w - 1, d.y + d.size - 15, w, 14);
+    context.fillStyle = "#fff";
+    context.fillText(text, d.x + d.size - w + 2, d.y + d.size - 4);
+  }
+
+  function drawRing(d, colour) {
+    context.strokeStyle = colour; context.lineWidth = 3;
+    context.strokeRect(d.x - 1, d.y - 1, d.size + 2, d.size + 2);
   }
 
   function pictureOf(id) {
@@ -186,133 +209,107 @@
     }
   }
 
-  // Return the index of the point under (sx, sy) in CSS pixels of the canvas, or -1.
-  function pointAt(sx, sy) {
-    if (!count) return -1;
-    var size = thumbnailSize(), reach = HIT_PIXELS;
-    collectVisible(size);
-    if (size >= THUMBNAIL_MIN && visibleCount <= MAX_THUMBNAILS) reach = Math.max(reach, size / 2);
-    var wx = (sx - view.x) / view.scale, wy = (sy - view.y) / view.scale, r = reach / view.scale;
-    var best = -1, bestDistance = Infinity;
-    for (var cy = cell(wy - r); cy <= cell(wy + r); cy++) {
-      for (var cx = cell(wx - r); cx <= cell(wx + r); cx++) {
-        var c = cy * GRID + cx;
-        for (var k = cellStart[c]; k < cellStart[c + 1]; k++) {
-          var i = cellPoints[k];
-          var dx = Math.abs(view.x + xs[i] * view.scale - sx), dy = Math.abs(view.y + ys[i] * view.scale - sy);
-          if (dx > reach || dy > reach) continue;
-          var distance = dx * dx + dy * dy;
-          if (distance < bestDistance) { best = i; bestDistance = distance; }
-        }
-      }
+  // Return the picture drawn under (sx, sy) in CSS pixels of the canvas, or null.
+  function pictureAt(sx, sy) {
+    for (var k = drawn.length - 1; k >= 0; k--) {
+      var d = drawn[k];
+      if (sx >= d.x && sx < d.x + d.size && sy >= d.y && sy < d.y + d.size) return d;
     }
+    return null;
+  }
+
+  // The picture nearest the middle of the canvas: what Enter opens.
+  function centreMost() {
+    var best = null, distance = Infinity;
+    drawn.forEach(function (d) {
+      var away = Math.hypot(d.x + d.size / 2 - width / 2, d.y + d.size / 2 - height / 2);
+      if (away < distance) { best = d; distance = away; }
+    });
     return best;
   }
 
   var tipAt = {x: 0, y: 0};
   function showTip() {
-    if (hovered < 0) { tip.hidden = true; return; }
-    var about = details.get(ids[hovered]);
+    if (!hovered) { tip.hidden = true; return; }
+    var about = details.get(ids[hovered.i]);
     if (!about) {
-      if (!asked.has(ids[hovered])) fetchDetails([ids[hovered]]);
+      if (!asked.has(ids[hovered.i])) fetchDetails([ids[hovered.i]]);
       return;
     }
-    tip.textContent = about.path;
+    tip.textContent = about.path + (hovered.count > 1 ? " and " + (hovered.count - 1) + " more: click to zoom in" : "");
     tip.hidden = false;
-    tip.style.left = Math.min(tipAt.x + 12, width - tip.offsetWidth) + "px";
+    tip.style.left = Math.max(0, Math.min(tipAt.x + 12, width - tip.offsetWidth)) + "px";
     tip.style.top = (tipAt.y + 12) + "px";
   }
 
   function zoomAt(sx, sy, factor) {
-    var scale = Math.min(view.fitted * 4000, Math.max(view.fitted * 0.5, view.scale * factor));
+    var scale = Math.min(view.fitted * 20000, Math.max(view.fitted * 0.5, view.scale * factor));
     view.x = sx - (sx - view.x) * scale / view.scale;
     view.y = sy - (sy - view.y) * scale / view.scale;
     view.scale = scale;
     redraw();
   }
 
-  function local(event) {
-    var box = canvas.getBoundingClientRect();
-    return {x: event.clientX - box.left, y: event.clientY - box.top};
+  function openImage(d) {
+    window.location.href = canvas.dataset.pageBefore + ids[d.i] + canvas.dataset.pageAfter;
   }
 
-  canvas.addEventListener("wheel", function (event) {
-    event.preventDefault();
-    var at = local(event);
-    zoomAt(at.x, at.y, Math.exp(-event.deltaY * (event.deltaMode === 1 ? 0.05 : 0.0015)));
-  }, {passive: false});
-
-  // Pointers: one drags, two pinch; a press that barely moved is a click.
-  var pointers = new Map(), moved = 0, pinch = 0;
-  canvas.addEventListener("pointerdown", function (event) {
-    canvas.setPointerCapture(event.pointerId);
-    pointers.set(event.pointerId, local(event));
-    if (pointers.size === 1) moved = 0;
-    pinch = pointers.size === 2 ? spread() : 0;
-    canvas.classList.add("dragging");
-  });
-  canvas.addEventListener("pointermove", function (event) {
-    var at = local(event), last = pointers.get(event.pointerId);
-    if (!last) {
-      var under = pointAt(at.x, at.y);
-      if (under !== hovered) { hovered = under; redraw(); }
-      tipAt = at; showTip();
-      return;
-    }
-    pointers.set(event.pointerId, at);
-    moved += Math.abs(at.x - last.x) + Math.abs(at.y - last.y);
-    if (pointers.size === 2) {
-      var now = spread(), middle = centre();
-      if (pinch) zoomAt(middle.x, middle.y, now / pinch);
-      pinch = now;
-      view.x += (at.x - last.x) / 2; view.y += (at.y - last.y) / 2;
-    } else {
-      view.x += at.x - last.x; view.y += at.y - last.y;
-    }
-    redraw();
-  });
-  function release(event) {
-    var at = local(event), wasClick = pointers.size === 1 && moved < CLICK_SLOP;
-    pointers.delete(event.pointerId);
-    pinch = pointers.size === 2 ? spread() : 0;
-    if (!pointers.size) canvas.classList.remove("dragging");
-    if (wasClick && event.type === "pointerup") {
-      var i = pointAt(at.x, at.y);
-      if (i >= 0) window.location.href = canvas.dataset.pageBefore + ids[i] + canvas.dataset.pageAfter;
-    }
-  }
-  canvas.addEventListener("pointerup", release);
-  canvas.addEventListener("pointercancel", release);
-  canvas.addEventListener("pointerleave", function () {
-    if (!pointers.size && hovered >= 0) { hovered = -1; tip.hidden = true; redraw(); }
-  });
-
-  function spread() {
-    var both = Array.from(pointers.values());
-    return Math.hypot(both[0].x - both[1].x, both[0].y - both[1].y) || 1;
-  }
-  function centre() {
-    var both = Array.from(pointers.values());
-    return {x: (both[0].x + both[1].x) / 2, y: (both[0].y + both[1].y) / 2};
+  // A cell of one image opens it; a cell of many zooms in on it until they come apart.
+  function choose(d) {
+    if (d.count <= 1) return openImage(d);
+    view.x += width / 2 - (d.x + d.size / 2); view.y += height / 2 - (d.y + d.size / 2);
+    zoomAt(width / 2, height / 2, 4);
   }
 
-  // For tests and scripts: where a point is drawn now, in the window's CSS pixels.
   window.similarMap = {
-    screenPosition: function (id) {
-      for (var i = 0; i < count; i++) {
-        if (ids[i] === id) {
-          var box = canvas.getBoundingClientRect();
-          return [box.left + view.x + xs[i] * view.scale, box.top + view.y + ys[i] * view.scale];
-        }
-      }
-      return null;
-    },
+    canvas: canvas,
+    view: function () { return view; },
+    layout: function () { return layout; },
     ids: function () { return Array.from(ids || []); },
-    drawTimes: function () { return drawTimes.slice(); }
+    drawTimes: function () { return drawTimes.slice(); },
+    firstPictureAt: function () { return firstPictureAt; },
+    // Where an image is now (its place, not its cell), in the window's CSS pixels.
+    screenPosition: function (id) {
+      var i = Array.prototype.indexOf.call(ids, id), box = canvas.getBoundingClientRect();
+      return i < 0 ? null : [box.left + view.x + layout.xs[i] * view.scale,
+                             box.top + view.y + layout.ys[i] * view.scale];
+    },
+    // The pictures drawn now: {id, count, x, y, size} in the window's CSS pixels.
+    pictures: function () {
+      var box = canvas.getBoundingClientRect();
+      return drawn.map(function (d) {
+        return {id: ids[d.i], count: d.count, x: box.left + d.x, y: box.top + d.y, size: d.size};
+      });
+    },
+    // Whether the atlas sheets asked for so far are loaded and drawn (tests, benchmarks).
+    atlasReady: function () {
+      return !frame && (!atlas || (sheets.length > 0 && sheets.every(function (sheet) {
+        return sheet.complete && sheet.naturalWidth > 0;
+      })));
+    },
+    sheetsAsked: function () { return sheets.filter(Boolean).length; },
+    pictureAt: pictureAt, choose: choose, centreMost: centreMost, zoomAt: zoomAt,
+    redraw: redraw, size: function () { return [width, height]; },
+    layoutName: function () { return layoutName; },
+    clusters: function () { return clusters; },
+    show: function (box) { fit(box); redraw(); },
+    useLayout: function (name) {
+      if (!layouts[name]) return;
+      layoutName = name; layout = layouts[name]; fit(); redraw();
+    }
   };
 
   window.addEventListener("resize", resize);
   fetch(canvas.dataset.points)
     .then(function (response) { return response.json(); })
-    .then(function (body) { load(body.points); resize(); });
+    .then(function (body) {
+      load(body); slots = body.slots || null;
+      if (!slots) atlas = null;
+      resize();
+      window.dispatchEvent(new Event("similarmap:ready"));
+    });
+  window.similarMap.hover = function (d, at) {
+    if (d !== hovered) { hovered = d; redraw(); }
+    tipAt = at; showTip();
+  };
 })();

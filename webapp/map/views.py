@@ -1,13 +1,14 @@
 """The served build's 2-D map: the page (a canvas, static/map.js) and its data."""
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, render_template, request
+from flask import Blueprint, Response, jsonify, render_template, request
 
 from ..serving.active_index import served_index
 from ..ids import possible_ids
 from ..params import BadRequest, bad_request
 from ..serving.image_files import SAMPLE_ID, image_links, url_pattern
 from .points import map_points
+from .selection import as_csv, parse_box, selected_images
 from ..serving.page_cache import cached_page
 
 bp = Blueprint("map", __name__)
@@ -27,8 +28,12 @@ def page():
 @bp.get("/api/map")
 @cached_page
 def api_map():
-    """Return {"points": [[id, x, y, cluster], ...]}: x and y in [0, 1], gallery order."""
-    return jsonify(points=map_points(served_index().build))
+    """Return {"points": [[id, x, y, cluster], ...], ...}: x and y in [0, 1], gallery order.
+
+    Also, where the build has them, each point's zoom level, atlas cell and grid cell, and
+    the atlas sheets' URLs (points.py).
+    """
+    return jsonify(map_points(served_index().build))
 
 
 @bp.get("/api/map/images")
@@ -48,3 +53,24 @@ def map_images():
     build = served_index().build
     rows = build.images(ids) if build and ids else {}
     return jsonify(images=[image_links(rows[i]) for i in ids if i in rows])
+
+
+@bp.get("/api/map/selection")
+def selection():
+    """Return the images inside ?box=x0,y0,x1,y1 of ?layout=map|grid, as JSON or ?format=csv.
+
+    JSON: {"layout", "box", "count", "images": [{"id", "path", "url", "thumbnail_url",
+    "page_url", "x", "y"}]}, gallery order; both formats download as a file.
+    """
+    layout, kind = request.args.get("layout", "map"), request.args.get("format", "json")
+    if kind not in ("json", "csv"):
+        raise BadRequest("format must be json or csv")
+    box = parse_box(request.args.get("box", ""))
+    images = selected_images(served_index().build, layout, box)
+    if kind == "csv":
+        return Response(as_csv(images), mimetype="text/csv", headers={
+            "Content-Disposition": "attachment; filename=map-selection.csv"})
+    response = jsonify(layout=layout, box=box, count=len(images), images=images)
+    if request.args.get("format"):  # asked for as a file (the page's download link)
+        response.headers["Content-Disposition"] = "attachment; filename=map-selection.json"
+    return response

@@ -16,6 +16,7 @@ from .active_index import served_index
 bp = Blueprint("files", __name__)
 
 HASH_PATTERN = re.compile(r"[0-9a-f]{32}")
+ATLAS_FOLDER = "atlases"  # under the thumbnail folder: the job's indexer/explore/atlases.py
 ONE_YEAR = 365 * 24 * 3600
 ONE_HOUR = 3600
 
@@ -69,6 +70,12 @@ class Links:
         if self.thumbnails_base:
             return f"{self.thumbnails_base}/{thumbnail_name(content_hash)}"
         return f"{self.thumbnail[0]}{content_hash}{self.thumbnail[1]}"
+
+    def atlas_url(self, name: str) -> str:
+        """Return the URL of an atlas sheet, named atlases/<hash>.jpg in the thumbnail folder."""
+        if self.thumbnails_base:
+            return f"{self.thumbnails_base}/{name}"
+        return url_for("files.atlas", sheet=name.removeprefix(ATLAS_FOLDER + "/")[:-4])
 
     def page_url(self, image_id: int) -> str:
         return f"{self.page[0]}{image_id}{self.page[1]}"
@@ -126,8 +133,20 @@ def thumbnail(content_hash: str):
     """Send a thumbnail; its name is its content's hash, so it may be cached forever."""
     if not HASH_PATTERN.fullmatch(content_hash):
         abort(404)
-    response = send_from_directory(current_app.config["THUMBNAIL_DIR"],
-                                   thumbnail_name(content_hash), max_age=ONE_YEAR)
+    return send_immutable(thumbnail_name(content_hash))
+
+
+@bp.get("/thumbnails/atlases/<sheet>.jpg")
+def atlas(sheet: str):
+    """Send a sheet of the map's small pictures; named by its content, so cached forever."""
+    if not HASH_PATTERN.fullmatch(sheet):
+        abort(404)
+    return send_immutable(f"{ATLAS_FOLDER}/{sheet}.jpg")
+
+
+def send_immutable(name: str):
+    """Send a file of the thumbnail folder whose name says its content: cached for a year."""
+    response = send_from_directory(current_app.config["THUMBNAIL_DIR"], name, max_age=ONE_YEAR)
     response.cache_control.immutable = True
     return response
 

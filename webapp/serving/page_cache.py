@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import hashlib
 
-from flask import make_response, request
+from flask import Response, make_response, request
 from werkzeug.http import parse_etags
 
 from .active_index import EXTENSION, ActiveIndex, served_index
@@ -57,6 +57,13 @@ def cached_page(view):
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
         served = served_index()  # the pages go with the build the view renders
+        # Rendered already for this build: the middleware passed the request on only because
+        # the build had not been looked up for a while (a big page, /api/map at 100k, costs
+        # seconds to render again).
+        page = served.pages.get(page_key(request.environ))
+        if page is not None:
+            response = Response(page.body, headers=page.headers())
+            return response.make_conditional(request)
         response = make_response(view(*args, **kwargs))
         if response.status_code != 200:
             return response

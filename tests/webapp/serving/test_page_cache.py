@@ -95,3 +95,16 @@ def test_a_cached_csv_export_is_still_an_attachment(app, client):
     assert again.data == rendered.data
     assert again.headers["Content-Disposition"] == rendered.headers["Content-Disposition"] \
         == "attachment; filename=duplicates-others.csv"
+
+
+def test_a_page_cached_before_the_build_was_looked_up_again_is_not_rendered_again(app, client):
+    """Past the look-up's time to live the request reaches Flask (one query: the build), but
+    the page rendered for that build is sent from the cache, not made again (the map's JSON
+    at 100k images takes seconds to make)."""
+    rendered = client.get("/api/map")
+    app.extensions[EXTENSION].ttl = 0  # every request looks the build up
+    statements = statements_during(app, lambda: client.get("/api/map"))
+    assert all("indexed_images" not in s and "map_pictures" not in s for s in statements)
+    again = client.get("/api/map", headers={"If-None-Match": rendered.headers["ETag"]})
+    assert again.status_code == 304
+    assert client.get("/api/map").data == rendered.data
