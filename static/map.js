@@ -306,6 +306,8 @@
       load(body); slots = body.slots || null;
       if (!slots) atlas = null;
       resize();
+      // Scripts that load after this point (defer does not wait for this fetch) read `loaded`.
+      window.similarMap.loaded = true;
       window.dispatchEvent(new Event("similarmap:ready"));
     });
   window.similarMap.hover = function (d, at) {

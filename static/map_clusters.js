@@ -35,7 +35,7 @@
     return box;
   }
 
-  window.addEventListener("similarmap:ready", function () {
+  function start() {
     var map = window.similarMap, ids = map.ids();
     var found = summaries(map.clusters(), map.layout());
     if (!found.length) return;
@@ -62,5 +62,9 @@
         });
         list.parentNode.hidden = false;
       });
-  });
+  }
+
+  // The map may be ready before this script runs (its data came first): then start now.
+  if (window.similarMap && window.similarMap.loaded) start();
+  else window.addEventListener("similarmap:ready", start);
 })();
