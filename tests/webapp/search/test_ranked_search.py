@@ -84,3 +84,13 @@ def test_the_image_page_names_the_score_and_shows_the_cosine(ranked_site):
     page = client.get(f"/images/{images[0]['id']}").get_data(as_text=True)
     assert "whitening and augmentation learned from this collection" in page
     assert 'class="cosine"' in page
+
+
+def test_the_search_page_names_the_score_and_shows_the_cosine(ranked_site):
+    client, _, root = ranked_site
+    data = (root / "astronaut" / "rot90.jpg").read_bytes()
+    page = client.post("/search", data={"image": (io.BytesIO(data), "upload.jpg")})
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert "whitening and augmentation learned from this collection" in text
+    assert 'class="cosine"' in text
