@@ -70,6 +70,11 @@ class Build(db.Model):
     def random_weights(self) -> bool:
         return self.weights == "none"
 
+    @property
+    def ranking(self) -> str:
+        """Return the ranking steps the lists were ranked after (whiten+dba...), or raw."""
+        return (self.timings or {}).get("ranking", "raw")
+
     def page(self, page: int, per_page: int):
         """Return the rows of gallery page `page` (1-based): id, path, content_hash.
 
@@ -166,6 +171,28 @@ class RelatedImage(db.Model):
     rank: Mapped[int] = mapped_column(primary_key=True)
     similar_id: Mapped[int] = mapped_column(Integer)
     score: Mapped[float] = mapped_column(Float)
+    # The raw cosine of the two embeddings (what copies and tiers use); `score` is what the
+    # list ranks by. NULL in builds made before it was kept.
+    cosine: Mapped[float | None] = mapped_column(Float)
+
+
+class BuildRanking(db.Model):
+    """The ranking space a build learned from its collection (core/ranking.py applies it).
+
+    The web applies it to an upload: the whitening to the query and the matrix, the
+    augmentation (each image's neighbours and weights, by gallery position) to the matrix.
+    A build ranked by the raw cosine has none.
+    """
+
+    __tablename__ = "build_rankings"
+
+    build_id: Mapped[int] = mapped_column(primary_key=True)
+    steps: Mapped[str] = mapped_column(String(32))  # whiten+dba, whiten, dba
+    settings: Mapped[dict] = mapped_column(JSON)    # dims, power, neighbours, alpha
+    # NumPy .npz files: mean and projection; neighbours and weights. Deferred: the web reads
+    # the steps on every look-up, the arrays once per worker.
+    whitening: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    augmentation: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
 
 
 class ClusterCurve(db.Model):
@@ -245,6 +272,7 @@ class Recommendation(db.Model):
     rank: Mapped[int] = mapped_column(primary_key=True)
     similar_id: Mapped[int] = mapped_column(Integer)
     score: Mapped[float] = mapped_column(Float)
+    cosine: Mapped[float | None] = mapped_column(Float)  # as RelatedImage.cosine
 
 
 class Embedding(db.Model):
@@ -361,7 +389,8 @@ IMAGE_QUERY = (
     .where(IndexedImage.build_id == bindparam("build_id"), Image.id == bindparam("image_id")))
 
 SIMILAR_QUERY = (
-    select(Image.id, Image.path, IndexedImage.content_hash, Recommendation.score)
+    select(Image.id, Image.path, IndexedImage.content_hash, Recommendation.score,
+           Recommendation.cosine)
     .join(Image, Image.id == Recommendation.similar_id)
     .join(IndexedImage, (IndexedImage.build_id == Recommendation.build_id)
           & (IndexedImage.image_id == Recommendation.similar_id))
@@ -371,7 +400,7 @@ SIMILAR_QUERY = (
 
 RELATED_QUERY = (
     select(RelatedImage.kind, Image.id, Image.path, IndexedImage.content_hash,
-           RelatedImage.score)
+           RelatedImage.score, RelatedImage.cosine)
     .join(Image, Image.id == RelatedImage.similar_id)
     .join(IndexedImage, (IndexedImage.build_id == RelatedImage.build_id)
           & (IndexedImage.image_id == RelatedImage.similar_id))

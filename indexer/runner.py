@@ -24,6 +24,8 @@ from .embedders.registry import DEFAULT_INVARIANCE, DEFAULT_MODEL, Embedder
 from .embed import embed_new
 from .neighbors import check_method, choose_method
 from .neighbors.distinct import Copies, related_images
+from .ranking.settings import RankingSettings
+from .ranking.space import ranking_space, raw_cosines, settings_for, with_cosines
 from .read import existing_thumbnails
 from .run_lock import RunLocked, one_run_at_a_time
 from .signatures import ThumbnailSignatures
@@ -55,6 +57,9 @@ class BuildOptions:
     map_method: str = "umap"      # the 2-D map: umap, tsne or none
     search_index: str = "auto"    # the web's approximate index: auto (past a size), always, never
     progress: bool = True
+    # Whitening and augmentation learned from the collection (ranking/settings.py): on by
+    # default, each with a flag to turn it off; cosine builds only.
+    ranking: RankingSettings = field(default_factory=RankingSettings)
     ray: str | None = None   # a Ray cluster's address, or local (start one): see placement.py
     # --model autoencoder: how it is trained (see AutoencoderSettings), and whether to train
     # afresh rather than reuse the one trained for this folder (embedders/autoencoder/weights.py).
@@ -245,12 +250,19 @@ def _build(session: Session, build: Build, root: str, choice: Choice, embedder: 
                                    dtype=np.float32)[:, None]
     method = choose_method(options.neighbors, len(good),
                            stages.neighbors_device or choice.device, options.metric)
-    ids, scores, recall = stages.find_neighbors(method, vectors, options.k, choice.device,
+    # Whitening and augmentation are learned from the whole current collection on every run
+    # (so a re-run equals a full rebuild); the stored vectors stay raw.
+    space = ranking_space(units, settings_for(options.metric, options.ranking),
+                          lambda v, n: stages.find_neighbors(method, v, n, choice.device,
+                                                             False)[:2])
+    ranked = space.vectors if options.metric == "cosine" else vectors
+    timings.update(space.timings)
+    ids, scores, recall = stages.find_neighbors(method, ranked, options.k, choice.device,
                                                 options.progress, options.metric)
     timings["neighbors_seconds"] = time.perf_counter() - tick
     timings.update(neighbors=method, recall_at_k=recall)
     tick = time.perf_counter()
-    related = find_copies(session, build, good, units, vectors, ids, options)
+    related = find_copies(session, build, good, units, ranked, ids, options)
     timings.update(copies_seconds=time.perf_counter() - tick, images_with_copies=related.images,
                    short_distinct_lists=related.short)
     # Clusters and the map are of the directions, as cosine sees them, whatever the metric.
@@ -265,13 +277,16 @@ def _build(session: Session, build: Build, root: str, choice: Choice, embedder: 
              known[f.content_hash].height, f.file_size, f.facts.format, f.facts.jpeg_quality,
              f.facts.captured_at, f.modified_at) for f in good]
     store.save_build_rows(session, build.id, rows, ids, scores, exploration.labels,
-                          exploration.places, related.rows)
+                          exploration.places, with_cosines(related.rows, units),
+                          raw_cosines(units, ids))
+    store.save_ranking(session, build.id, space)
     save_exploration(session, build, exploration)
     if exploration.places is not None:  # the map page's levels, grid and atlases
         pictures = map_pictures(exploration.places, [f.content_hash for f in good],
                                 options.thumbnail_dir)
         store.save_map_pictures(session, build.id, [row[0] for row in rows], pictures)
         timings.update(pictures.timings)
+    # Of the raw vectors: past its size the web searches uploads by the raw cosine (README).
     searchable = build_search_index(session, build, vectors, options)
     seconds = time.perf_counter() - started
     build.image_count, build.skipped_count, build.seconds = len(good), len(skips), seconds

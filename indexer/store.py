@@ -13,9 +13,9 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from core.records import (ACTIVE, FAILED, RETIRED, RUNNING, SUPERSEDED, Build, ClusterCurve,
-                          Embedding, Image, IndexedImage, MapAtlas, MapPicture, Recommendation,
-                          RelatedImage, SearchIndex, utcnow)
+from core.records import (ACTIVE, FAILED, RETIRED, RUNNING, SUPERSEDED, Build, BuildRanking,
+                          ClusterCurve, Embedding, Image, IndexedImage, MapAtlas, MapPicture,
+                          Recommendation, RelatedImage, SearchIndex, utcnow)
 
 from .explore.kmeans import Clustering, Curve
 from .explore.reuse import Explored
@@ -154,13 +154,15 @@ ORIGIN_COLUMNS = ["format", "jpeg_quality", "captured_at", "modified_at"]
 
 def save_build_rows(session: Session, build_id: int, images: list[tuple], ids: np.ndarray,
                     scores: np.ndarray, clusters: np.ndarray | None = None,
-                    places: np.ndarray | None = None, related: list[tuple] = ()) -> None:
+                    places: np.ndarray | None = None, related: list[tuple] = (),
+                    cosines: np.ndarray | None = None) -> None:
     """Store a build's images, their lists and their copies and distinct lists.
 
     `images` (in gallery order): (id, hash, width, height, size, *ORIGIN_COLUMNS' values).
     `ids` are positions into `images`, as the neighbour search returns them; `clusters` and
     `places` (x, y) are per image in the same order, or None where the build has none;
-    `related` rows are (position, kind, rank, other position, score) (neighbors/distinct.py).
+    `related` rows are (position, kind, rank, other position, score[, cosine])
+    (neighbors/distinct.py); `cosines` are the raw cosines beside `scores`, or None.
     """
     connection = session.connection()
     bulk_insert(connection, IndexedImage.__tablename__,
@@ -173,14 +175,15 @@ def save_build_rows(session: Session, build_id: int, images: list[tuple], ids: n
     image_id_of = np.array([row[0] for row in images], dtype=np.int64)
     similar_ids = image_id_of[ids] if ids.size else ids
     bulk_insert(connection, Recommendation.__tablename__,
-                ["build_id", "image_id", "rank", "similar_id", "score"],
+                ["build_id", "image_id", "rank", "similar_id", "score", "cosine"],
                 ((build_id, int(image_id_of[i]), rank, int(similar_ids[i, rank]),
-                  float(scores[i, rank]))
+                  float(scores[i, rank]), None if cosines is None else float(cosines[i, rank]))
                  for i in range(len(images)) for rank in range(ids.shape[1])))
     bulk_insert(connection, RelatedImage.__tablename__,
-                ["build_id", "image_id", "kind", "rank", "similar_id", "score"],
-                ((build_id, int(image_id_of[row]), kind, rank, int(image_id_of[other]), score)
-                 for row, kind, rank, other, score in related))
+                ["build_id", "image_id", "kind", "rank", "similar_id", "score", "cosine"],
+                ((build_id, int(image_id_of[row]), kind, rank, int(image_id_of[other]), score,
+                  cosine[0] if cosine else None)
+                 for row, kind, rank, other, score, *cosine in related))
     session.commit()
 
 
@@ -212,6 +215,22 @@ def save_map_pictures(session: Session, build_id: int, image_ids: list[int], pic
                   int(pictures.atlases.slots[i]))
                  for i, image_id in enumerate(image_ids)))
     session.add(MapAtlas(build_id=build_id, atlas=pictures.atlases.as_json()))
+    session.commit()
+
+
+def save_ranking(session: Session, build_id: int, space) -> None:
+    """Store the ranking space a build learned (ranking/space.RankingSpace), unless raw."""
+    if space.steps == "raw":
+        return
+    augmentation = None
+    if space.neighbours is not None:
+        out = io.BytesIO()
+        np.savez(out, neighbours=space.neighbours, weights=space.weights)
+        augmentation = out.getvalue()
+    session.add(BuildRanking(build_id=build_id, steps=space.steps,
+                             settings=space.settings.as_json(),
+                             whitening=space.whitening and space.whitening.to_bytes(),
+                             augmentation=augmentation))
     session.commit()
 
 
@@ -261,7 +280,7 @@ def retire_old_builds(session: Session) -> None:
     if not old:
         return
     for table in (IndexedImage, Recommendation, RelatedImage, ClusterCurve, SearchIndex,
-                  MapPicture, MapAtlas):
+                  MapPicture, MapAtlas, BuildRanking):
         session.execute(delete(table).where(table.build_id.in_(old)))
     session.execute(update(Build).where(Build.id.in_(old), Build.status == SUPERSEDED)
                        .values(status=RETIRED))

@@ -12,7 +12,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from dataclasses import fields  # noqa: E402
+from dataclasses import fields, replace  # noqa: E402
 
 from sqlalchemy.exc import SQLAlchemyError  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
@@ -76,6 +76,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     autoencoder.add_argument("--retrain", action="store_true",
                              help="train afresh on the folder's current images instead of "
                                   "reusing the autoencoder trained for it")
+    ranking = parser.add_argument_group(
+        "ranking learned from the collection (cosine only; see README, \"Rankings learned "
+        "from the collection\")")
+    ranking.add_argument("--no-whiten", action="store_false", dest="whiten",
+                         help="rank without the whitening learned from the collection")
+    ranking.add_argument("--no-dba", action="store_false", dest="dba",
+                         help="rank without database-side augmentation (each vector averaged "
+                              "with its nearest few, and an upload's with its)")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default=DEFAULTS.device)
     parser.add_argument("--precision", choices=["auto", "fp32", "bf16"],
                         default=DEFAULTS.precision,
@@ -127,7 +135,9 @@ def options_from(args: argparse.Namespace, thumbnails: str) -> BuildOptions:
     given = {f.name: getattr(args, f.name) for f in fields(BuildOptions) if hasattr(args, f.name)}
     autoencoder = AutoencoderSettings(latent=args.latent, image_size=args.image_size,
                                       epochs=args.epochs, batch_size=args.train_batch_size)
-    return BuildOptions(**{**given, "thumbnail_dir": thumbnails, "autoencoder": autoencoder})
+    ranking = replace(DEFAULTS.ranking, whiten=args.whiten, dba=args.dba)
+    return BuildOptions(**{**given, "thumbnail_dir": thumbnails, "autoencoder": autoencoder,
+                           "ranking": ranking})
 
 
 def main(argv=None) -> int:

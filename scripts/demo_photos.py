@@ -9,11 +9,14 @@ temple, a flower, galaxies, a motorbike, coins, the moon, textures, microscopy..
   gallery page looks like a photo library and every image page has real look-alikes;
 - photo families (`make_families`): each photograph and nine edits of it in a folder of its
   own, for measuring same-family precision (at most 0.9 at k = 10: nine other members);
+- a held-back set (`make_held_back_families`): 108 families of 10 (1080 images) from the nine
+  photographs the tier calibration never sees, each family a cell of a 4 x 3 grid cut from
+  one of them (so families of one photograph look alike: a hard set) with nine edits;
 - a duplicates set (`make_duplicate_set`): each photograph as a camera original (with a
   capture time), four copies (half size, quality 55, cropped 4%, colour-shifted at 98) and
   four quarter tiles (other pictures), for measuring duplicate groups and keepers.
 
-    python scripts/demo_photos.py DEST [--families | --duplicates]
+    python scripts/demo_photos.py DEST [--families | --held-back | --duplicates]
 """
 from __future__ import annotations
 
@@ -141,6 +144,63 @@ def make_turned(dest: str, names=None) -> dict[str, str]:
     return write(dest, pictures_of)
 
 
+# The photographs the near-duplicate calibration does not use (embedders/calibration.py has
+# the other eight): ranking steps are tuned on these, never on the calibration's.
+HELD_BACK_PHOTOS = ("astronaut", "chelsea", "coffee", "hubble_deep_field",
+                    "immunohistochemistry", "grass", "motorcycle", "china", "flower")
+GRID = (4, 3)  # columns, rows: 12 families per photograph
+CELL_SCALE = 2  # cells are upscaled to photo-like sizes (about 250-500 px a side)
+EXIF_ROTATED = 6  # the stored pixels are turned; the tag says to turn them back upright
+
+
+def grid_cells(photo: Image.Image) -> list[Image.Image]:
+    """Return the cells of a GRID cut from a photograph, each upscaled by CELL_SCALE."""
+    columns, rows = GRID
+    w, h = photo.width // columns, photo.height // rows
+    return [resized(photo.crop((x * w, y * h, (x + 1) * w, (y + 1) * h)), CELL_SCALE)
+            for y in range(rows) for x in range(columns)]
+
+
+def save_exif_rotated(picture: Image.Image, path: str) -> None:
+    """Save the picture's pixels turned a quarter, with the EXIF orientation that undoes it,
+    as a phone camera does."""
+    exif = Image.Exif()
+    exif[0x0112] = EXIF_ROTATED
+    picture.transpose(Image.Transpose.ROTATE_90).save(path, "JPEG", quality=QUALITY, exif=exif)
+
+
+HELD_BACK_EDITS = {  # name: (edit, JPEG quality)
+    "crop-a": (lambda img, rng: crop(img, 0.85, rng), QUALITY),
+    "crop-b": (lambda img, rng: crop(img, 0.65, rng), QUALITY),
+    "small": (lambda img, rng: resized(img, 0.5), QUALITY),
+    "mirror": (lambda img, rng: ImageOps.mirror(img), QUALITY),
+    "colour": (colour_shift, QUALITY),
+    "darker": (lambda img, rng: ImageEnhance.Brightness(img).enhance(0.7), QUALITY),
+    "blurred": (lambda img, rng: img.filter(ImageFilter.GaussianBlur(2)), QUALITY),
+    "q25": (lambda img, rng: img, 25),
+}
+
+
+def make_held_back_families(dest: str, seed: int = 2) -> dict[str, str]:
+    """Write one folder per grid cell of each HELD_BACK_PHOTOS photograph: the cell
+    (`original.jpg`), its eight edits and an EXIF-rotated copy. Returns {path: family}."""
+    rng = random.Random(seed)
+    members = {}
+    for name, photo in photographs(HELD_BACK_PHOTOS).items():
+        for number, cell in enumerate(grid_cells(photo)):
+            family = f"{name}-{number:02d}"
+            folder = os.path.join(dest, family)
+            os.makedirs(folder, exist_ok=True)
+            cell.save(os.path.join(folder, "original.jpg"), "JPEG", quality=QUALITY)
+            for edit, (change, quality) in HELD_BACK_EDITS.items():
+                change(cell, rng).save(os.path.join(folder, f"{edit}.jpg"), "JPEG",
+                                       quality=quality)
+            save_exif_rotated(cell, os.path.join(folder, "exif-rotated.jpg"))
+            members.update({f"{family}/{edit}.jpg": family for edit in
+                            ("original", *HELD_BACK_EDITS, "exif-rotated")})
+    return members
+
+
 # A duplicates test set: the copies a real collection holds of a photograph (the original
 # is a camera JPEG with its capture time), and the parts of it that are other pictures.
 ORIGINAL_QUALITY = 92
@@ -192,11 +252,13 @@ def main() -> None:
     kind = parser.add_mutually_exclusive_group()
     kind.add_argument("--families", action="store_true",
                       help="one folder per photograph and nine edits, for measuring")
+    kind.add_argument("--held-back", action="store_true",
+                      help="108 families of 10 from the photographs calibration never sees")
     kind.add_argument("--duplicates", action="store_true",
                       help="one folder per photograph: it, four copies and four tiles")
     args = parser.parse_args()
     make = (make_families if args.families else make_duplicate_set if args.duplicates
-            else make_demo_collection)
+            else make_held_back_families if args.held_back else make_demo_collection)
     members = make(args.dest)
     print(f"wrote {len(members)} photographs and copies to {args.dest}")
 

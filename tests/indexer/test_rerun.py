@@ -54,12 +54,13 @@ def test_incremental_rerun_equals_a_build_from_scratch(database_url, tmp_path, e
         assert incremental == from_scratch  # same lists, same order, same scores to the bit
         return
     # MNN tiles a batch across images, so an image's last bits depend on its batch: the
-    # same lists in the same order, scores equal to float32 rounding.
+    # same lists in the same order, scores equal to float32 rounding (as the whitening
+    # learned from the vectors scales up their weak directions, a few times that).
     assert {image: [other for other, _ in similar] for image, similar in incremental.items()} \
         == {image: [other for other, _ in similar] for image, similar in from_scratch.items()}
     for image, similar in incremental.items():
         np.testing.assert_allclose([score for _, score in similar],
-                                   [score for _, score in from_scratch[image]], atol=1e-6)
+                                   [score for _, score in from_scratch[image]], atol=1e-5)
 
 
 def test_a_new_k_or_new_weights_recompute_what_they_need(tmp_path):

@@ -36,7 +36,13 @@ def test_run_syntax():
     assert parse_run("efficientnet_lite0").weights == "imagenet"
     assert parse_run("autoencoder").weights == "train"
     assert parse_run("efficientnet_lite0@euclidean").metric == "euclidean"
-    for bad in ("resnet19", "resnet18@manhattan", "resnet18/elsewhere"):
+    assert parse_run("efficientnet_lite0").steps == ()  # the raw cosine
+    both = parse_run("efficientnet_lite2:imagenet+whiten+dba/within-cluster")
+    assert (both.model, both.weights, both.steps, both.within_cluster) == (
+        "efficientnet_lite2", "imagenet", ("whiten", "dba"), True)
+    assert parse_run("efficientnet_lite0+dba").steps == ("dba",)
+    for bad in ("resnet19", "resnet18@manhattan", "resnet18/elsewhere", "resnet18+sharpen",
+                "resnet18@euclidean+whiten"):
         with pytest.raises(ValueError):
             parse_run(bad)
     assert folder_labels(["a/x.jpg", "top.jpg", "b/c/y.jpg"]) == {"a/x.jpg": "a",

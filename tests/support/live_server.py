@@ -85,7 +85,7 @@ def check_contract(base: str, total: int, k: int) -> list[dict]:
         similar = detail["similar"]
         assert len(similar) == min(k, total - 1)
         assert image["id"] not in [s["id"] for s in similar]
-        assert all(set(s) == {"id", "path", "score", "url", "thumbnail_url", "tier"}
+        assert all(set(s) == {"id", "path", "score", "cosine", "url", "thumbnail_url", "tier"}
                    for s in similar)
         scores = [s["score"] for s in similar]
         assert scores == sorted(scores, reverse=True)

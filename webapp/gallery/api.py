@@ -29,6 +29,6 @@ def image_detail(image_id: int):
     """Return an image and its recommendations, best first."""
     build, row, lists = image_and_lists(image_id)
     return jsonify({**image_links(row), "width": row.width, "height": row.height,
-                    "metric": build.metric, "cluster": row.cluster,
+                    "metric": build.metric, "ranking": build.ranking, "cluster": row.cluster,
                     "similar": lists.similar, "copies": lists.copies,
                     "distinct": lists.distinct})

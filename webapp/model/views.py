@@ -12,7 +12,7 @@ from flask import Blueprint, Response, abort, jsonify, render_template
 from sqlalchemy import select
 
 from core.db import db
-from core.metrics import MEANING
+from core.ranking import score_meaning
 from core.records import StoredEmbedder, TrainedModel
 
 from ..serving.active_index import served_index
@@ -80,5 +80,6 @@ def index_facts():
         return jsonify(error="there is no index yet: run scripts/build_index.py"), 404
     built_at = build.finished_at.replace(tzinfo=timezone.utc).isoformat()
     return jsonify(model=build.model, weights=build.weights, invariance=build.invariance,
-                   dim=served.dim, metric=build.metric, score=MEANING[build.metric], k=build.k,
+                   dim=served.dim, metric=build.metric, ranking=build.ranking,
+                   score=score_meaning(build.metric, build.ranking), k=build.k,
                    images=build.image_count, built_at=built_at)

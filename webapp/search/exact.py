@@ -154,7 +154,8 @@ def search_matrix(served: ServedIndex) -> LoadedMatrix:
 @dataclass
 class Match:
     image_id: int
-    score: float
+    score: float                 # what the results are ordered by (the build's metric or space)
+    cosine: float | None = None  # the raw cosine of the two embeddings: what tiers use
 
 
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:
@@ -177,5 +178,5 @@ def search(embedder: QueryEmbedder, loaded: LoadedMatrix, pixels: np.ndarray,
         values = np.clip(cosines, -1.0, 1.0)
     else:
         values = from_cosine(cosines, loaded.norms, query_norm, loaded.metric)
-    return [Match(int(loaded.image_ids[i]), float(values[i]))
+    return [Match(int(loaded.image_ids[i]), float(values[i]), float(min(cosines[i], 1.0)))
             for i in top_k(closeness(values, loaded.metric), k)]

@@ -151,4 +151,4 @@ def search(mapped: MappedIndex, build: Build, query: np.ndarray, k: int) -> list
     matrix = np.stack([vectors[row.content_hash] for row in ordered]) if ordered else \
         np.empty((0, len(query)), np.float32)
     scores = np.clip(matrix @ query, -1.0, 1.0)
-    return [Match(ordered[i].id, float(scores[i])) for i in top_k(scores, k)]
+    return [Match(ordered[i].id, float(scores[i]), float(scores[i])) for i in top_k(scores, k)]

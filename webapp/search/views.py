@@ -20,6 +20,7 @@ from ..serving.active_index import served_index
 from ..serving.image_files import scored_links
 from ..errors import wants_json
 from .copies import confirm_by_pixels
+from .ranked import ranked_matrix, ranked_search
 from .exact import Match, SearchUnavailable, query_embedder, search, search_matrix
 from ..params import too_large_message
 from .uploads import MAX_K, UploadError, requested_k, uploaded_image
@@ -66,7 +67,8 @@ def run_search() -> tuple[Build, list[dict], DecodedInput]:
     matches = exact_first(build, own_hash, matches, k)
     found = build.images(m.image_id for m in matches)
     rows = [found[m.image_id] for m in matches]
-    entries = scored_links(served.threshold, own_hash, rows, [m.score for m in matches])
+    entries = scored_links(served.threshold, own_hash, rows, [m.score for m in matches],
+                           [m.cosine for m in matches])
     confirm_by_pixels(entries, [row.content_hash for row in rows], upload.decoded.rgb,
                       build.invariance)
     return build, entries, upload
@@ -84,7 +86,8 @@ def exact_first(build: Build, own_hash: str, matches: list[Match], k: int) -> li
     found = {m.image_id: m.score for m in matches}
     best = matches[0].score if matches else 1.0
     perfect = {"cosine": 1.0, "euclidean": 0.0}.get(build.metric)
-    exact = [Match(i, perfect if perfect is not None else found.get(i, best)) for i in same]
+    exact = [Match(i, perfect if perfect is not None else found.get(i, best), 1.0)
+             for i in same]
     return (exact + [m for m in matches if m.image_id not in same])[:k]
 
 
@@ -95,7 +98,12 @@ def search_served(served, embedder, upload: DecodedInput, k: int):
     except SearchUnavailable as exc:
         raise UploadError(str(exc), 503) from None
     if mapped is None:
+        ranked = ranked_matrix(served)
+        if ranked is not None:
+            return ranked_search(embedder, search_matrix(served), ranked, upload.pixels, k)
         return search(embedder, search_matrix(served), upload.pixels, k)
+    # Past the size of a matrix a worker holds: the raw cosine (README, "Rankings learned
+    # from the collection").
     query, _ = embedder.embed(upload.pixels)
     return mapped_index.search(mapped, served.build, query, k)
 
@@ -130,7 +138,7 @@ def page_results():
         return render_template("search.html", build=served_index().build, results=None,
                                error=exc.message), exc.status, exc.headers()
     return render_template("search.html", build=build, results=results,
-                           preview=preview_url(upload.decoded.rgb))
+                           preview=preview_url(upload.decoded.rgb), ranking=upload_ranking(build))
 
 
 def preview_url(rgb: Image.Image) -> str:
@@ -149,7 +157,12 @@ def api_search():
         build, results, _ = run_search()
     except UploadError as exc:
         return jsonify(error=exc.message), exc.status, exc.headers()
-    return jsonify(results=results, metric=build.metric)
+    return jsonify(results=results, metric=build.metric, ranking=upload_ranking(build))
+
+
+def upload_ranking(build: Build) -> str:
+    """Return the space an upload's scores are in: the build's, or raw past the mapped size."""
+    return "raw" if mapped_index.mapped_index(served_index()) else build.ranking
 
 
 @bp.errorhandler(RequestEntityTooLarge)

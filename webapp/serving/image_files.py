@@ -151,12 +151,18 @@ def send_immutable(name: str):
     return response
 
 
-def scored_links(threshold: float | None, own_hash: str, rows, scores=None) -> list[dict]:
-    """Return the JSON/template entries of matches, each with its score and tier.
+def scored_links(threshold: float | None, own_hash: str, rows, scores=None,
+                 cosines=None) -> list[dict]:
+    """Return the JSON/template entries of matches, each with its score, cosine and tier.
 
-    `rows` have id, path and content_hash, and score unless `scores` gives them in order.
+    `rows` have id, path and content_hash, and score (and cosine, where stored) unless
+    `scores` (and `cosines`) give them in order. The score is what a list is ordered by;
+    the cosine, the raw cosine of the embeddings (None where a build predates it), is what
+    names the tier: the near-duplicate threshold is calibrated on raw cosines.
     """
     scores = scores if scores is not None else [row.score for row in rows]
-    return [dict(image_links(row), score=score,
-                 tier=tier(score, row.content_hash == own_hash, threshold))
-            for row, score in zip(rows, scores)]
+    cosines = cosines if cosines is not None else [getattr(row, "cosine", None) for row in rows]
+    return [dict(image_links(row), score=score, cosine=cosine,
+                 tier=tier(score if cosine is None else cosine, row.content_hash == own_hash,
+                           threshold))
+            for row, score, cosine in zip(rows, scores, cosines)]

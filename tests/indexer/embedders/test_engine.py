@@ -54,8 +54,8 @@ def test_registry_names_what_torchvision_has(name):
 def test_every_model_and_preprocessing_has_its_own_key():
     keys = {choose("none", "cpu", "fp32", model=name).model_key for name in BACKBONES}
     assert len(keys) == len(BACKBONES)
-    # resnet18 = vgg16; the autoencoder has its own
-    assert len({b.preprocessing.key() for b in BACKBONES.values()}) == 5
+    # resnet18 = vgg16; Lite1 and Lite2 their larger crops; the autoencoder has its own
+    assert len({b.preprocessing.key() for b in BACKBONES.values()}) == 7
     with pytest.raises(ValueError, match="unknown model"):
         choose("none", "cpu", model="resnet19")
 

@@ -46,7 +46,7 @@ def test_api_image_detail(client, built):
     assert body["width"] > 0 and body["height"] > 0
     similar = body["similar"]
     assert len(similar) == K and first["id"] not in [s["id"] for s in similar]
-    assert set(similar[0]) == {"id", "path", "score", "url", "thumbnail_url", "tier"}
+    assert set(similar[0]) == {"id", "path", "score", "cosine", "url", "thumbnail_url", "tier"}
     scores = [s["score"] for s in similar]
     assert scores == sorted(scores, reverse=True) and all(-1 <= s <= 1 for s in scores)
 

@@ -50,7 +50,8 @@ def test_collection_images_find_themselves_first(client, built):
         assert response.status_code == 200, response.get_json()
         results = response.get_json()["results"]
         assert len(results) == K
-        assert set(results[0]) == {"id", "path", "score", "url", "thumbnail_url", "tier"}
+        assert set(results[0]) == {"id", "path", "score", "cosine", "url", "thumbnail_url",
+                                   "tier"}
         assert (results[0]["id"], results[0]["path"]) == (ids[path], path)
         assert results[0]["score"] >= 0.99 and results[0]["tier"] == "exact"
         scores = [r["score"] for r in results]
