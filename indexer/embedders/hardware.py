@@ -19,6 +19,13 @@ def cpu_has_amx() -> bool:
         return False
 
 
+def usable_cpus() -> int:
+    """Return how many CPUs this process may run on (its affinity, where the OS tells)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0)) or 1
+    return os.cpu_count() or 1
+
+
 # Where none of these exists on Linux there is no GPU torch could use: NVIDIA's driver, WSL2's
 # GPU device, AMD's ROCm device. Then "auto" need not import torch (seconds) to hear "no".
 GPU_DEVICES = ("/proc/driver/nvidia/version", "/dev/dxg", "/dev/kfd")
