@@ -147,7 +147,8 @@ def pick_engine(device: str, precision: str, engine: str) -> str:
     if engine == "mnn" and not cpu_fp32:
         raise RuntimeError(f"--engine mnn runs fp32 on the CPU only, not {precision} on {device}")
     cpu_int8 = (device, precision) == ("cpu", "int8")
-    if (engine == "onnxruntime" or precision == "int8") and not cpu_int8:
+    if ((engine == "onnxruntime" or precision == "int8")
+            and not (cpu_int8 and engine in ("auto", "onnxruntime"))):
         raise RuntimeError(f"int8 runs on the CPU with --engine onnxruntime only, not "
                            f"{precision} on {device} with {engine}")
     if engine == "auto":
