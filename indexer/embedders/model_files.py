@@ -53,7 +53,8 @@ def cache_paths(model_key: str) -> dict[str, str]:
     """Return the onnx, mnn and json files that cache a model_key's export on this machine,
     and the engine file (what measure.py chose for the key's unforced runs)."""
     folder = cache_folder()
-    # The converters' versions too: a new torch or MNN may write other graphs.
+    # The converters' versions too: a new torch, MNN or ONNX Runtime (its quantiser) may write
+    # other graphs.
     key = f"v{EXPORT_VERSION}:{model_key}:{_versions()}".encode()
     stem = os.path.join(folder, hashlib.sha256(key).hexdigest()[:32])
     return {name: f"{stem}.{name}" for name in ("onnx", "mnn", "json")} | {
@@ -68,7 +69,7 @@ def cache_folder() -> str:
 
 def _versions() -> str:
     found = []
-    for package in ("torch", "mnn"):
+    for package in ("torch", "mnn", "onnxruntime"):
         try:
             found.append(f"{package}-{version(package)}")
         except PackageNotFoundError:
