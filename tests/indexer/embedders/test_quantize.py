@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from indexer.embedders.choice import choose
+from indexer.embedders.hardware import cpu_has_vnni
 from indexer.embedders.quantize import MIN_COSINE, held_out_inputs, min_cosine
 
 
@@ -52,5 +53,6 @@ def test_int8_stays_close_to_fp32_on_photographs_it_was_not_calibrated_on(int8):
     photos = held_out_inputs(embedder.preprocessing)
     fp32 = load_embedder("none", "cpu", "fp32").features(photos)
     closeness = min_cosine(embedder.features(photos), fp32)
-    # Close, yet not fp32 to rounding: the integer arithmetic really ran.
-    assert MIN_COSINE <= closeness < 0.99999
+    assert closeness < 0.99999  # not fp32 to rounding: the integer arithmetic really ran
+    if cpu_has_vnni():  # elsewhere 16-bit sums may saturate: measure.py then drops int8
+        assert closeness >= MIN_COSINE
