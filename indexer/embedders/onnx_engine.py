@@ -2,7 +2,7 @@
 
 ONNX Runtime runs a statically quantised graph (quantize.py) with integer convolutions:
 on a CPU with VNNI (AVX512-VNNI, AVX-VNNI) a multiply-add of four int8 pairs is one
-instruction, and ResNet18 ran twice as fast as MNN's fp32 Winograd convolutions on a
+instruction, and ResNet18 ran 1.7-1.9x as fast as MNN's fp32 Winograd convolutions on a
 2-core AMD EPYC (AVX512-VNNI). Whether it pays on a machine is measured (measure.py).
 """
 from __future__ import annotations
