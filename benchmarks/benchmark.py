@@ -33,6 +33,7 @@ import numpy as np  # noqa: E402
 SELF = os.path.abspath(__file__)
 BUILD = os.path.join(ROOT, "scripts", "build_index.py")
 SUMMARY = re.compile(r"^indexed (\d+) images")
+ENGINE = re.compile(r"reused \d+, (\w+ on \w+)")  # what the summary says ran the model
 
 
 def peak_rss_mb() -> float:
@@ -59,20 +60,41 @@ def timed(cmd: list[str]) -> tuple[float, str]:
 # --- embed -----------------------------------------------------------------------------
 
 def cmd_embed(args) -> dict:
-    """Time the whole job per backbone and the seed method, on the same folder, in one run."""
+    """Time the whole job per backbone and engine and the seed method, on the same folder,
+    in one run."""
     with tempfile.TemporaryDirectory() as tmp:
         seed_s, _ = timed([sys.executable, SELF, "seed-run", args.image_dir,
                            f"sqlite:///{tmp}/seed.sqlite3"])
         rows = []
         for model in args.model.split(","):
             for invariance in args.invariance.split(","):
-                rows.append(time_build(args, tmp, model, invariance, seed_s))
-    return {"images": rows[0]["images"], "seed_seconds": round(seed_s, 2),
+                for engine in args.engine.split(","):
+                    rows.append(time_build(args, tmp, model, invariance, engine, seed_s))
+    return {"cpu": cpu_kind(), "images": rows[0]["images"], "seed_seconds": round(seed_s, 2),
             "seed_images_per_s": round(rows[0]["images"] / seed_s, 1), "models": rows}
 
 
-def time_build(args, tmp: str, model: str, invariance: str, seed_s: float) -> dict:
-    """Time one build_index.py run of the folder with this backbone and invariance."""
+def cpu_kind() -> str:
+    """Return what decides the engines' speed: the vector extensions, e.g. "avx512+bf16+vnni,
+    no amx" (Linux's /proc/cpuinfo flags; "unknown" elsewhere)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = set(next(line for line in f if line.startswith("flags")).split())
+    except (OSError, StopIteration):
+        return "unknown"
+    vector = "avx512" if "avx512f" in flags else "avx2" if "avx2" in flags else "sse"
+    extras = [name for name, flag in (("bf16", "avx512_bf16"), ("vnni", "avx512_vnni"))
+              if flag in flags]
+    if "avx_vnni" in flags and "vnni" not in extras:
+        extras.append("vnni")
+    amx = "amx" if "amx_tile" in flags else "no amx"
+    return f"{'+'.join([vector, *extras])}, {amx}"
+
+
+def time_build(args, tmp: str, model: str, invariance: str, engine: str,
+               seed_s: float) -> dict:
+    """Time one build_index.py run of the folder with this backbone, invariance and engine
+    (auto: the one measured at the model's first run on this machine)."""
     from indexer.embedders.registry import OFFLINE_MODEL
     from indexer.scan import scan
     # Real weights where they can be had offline; speed does not depend on the values.
@@ -80,10 +102,11 @@ def time_build(args, tmp: str, model: str, invariance: str, seed_s: float) -> di
     # The seed neither clusters nor maps: the comparison leaves the explore stage out (it is
     # timed on its own: benchmarks/explore_benchmark.py).
     build = [sys.executable, BUILD, "--model", model, "--weights", weights,
-             "--invariance", invariance, "--clusters", "0", "--map", "none", "--no-progress"]
-    name = f"{model}-{invariance}"
-    # Untimed: the once-per-machine work of a model (ONNX export and tier calibration,
-    # cached in ~/.cache/similar-images) is not part of indexing.
+             "--invariance", invariance, "--engine", engine, "--clusters", "0", "--map", "none",
+             "--no-progress"]
+    name = f"{model}-{invariance}-{engine}"
+    # Untimed: the once-per-machine work of a model (ONNX export, quantisation, timing the
+    # engines and tier calibration, cached in ~/.cache/similar-images) is not indexing.
     warm = os.path.join(tmp, f"warm-{name}")
     os.makedirs(warm)
     first = scan(os.path.abspath(args.image_dir))[0][0]  # copied: the job never
@@ -93,21 +116,25 @@ def time_build(args, tmp: str, model: str, invariance: str, seed_s: float) -> di
     ours_s, out = timed(build + [args.image_dir, "--database-url",
                                  f"sqlite:///{tmp}/{name}.sqlite3",
                                  "--thumbnail-dir", f"{tmp}/thumbs-{name}"])
-    images = int(SUMMARY.match(out.strip().splitlines()[-1])[1])
-    row = {"model": model, "weights": weights, "invariance": invariance, "images": images,
+    summary = out.strip().splitlines()[-1]
+    images = int(SUMMARY.match(summary)[1])
+    row = {"model": model, "weights": weights, "invariance": invariance,
+           "engine": ENGINE.search(summary)[1], "images": images,
            "ours_seconds": round(ours_s, 2), "ours_images_per_s": round(images / ours_s, 1),
            "speedup": round(seed_s / ours_s, 2)}
     if args.sample:
         row.update(precision_agreement(args.image_dir, args.sample, model, weights,
-                                       invariance))
+                                       invariance, engine))
     return row
 
 
 def precision_agreement(image_dir: str, sample: int, model: str, weights: str,
-                        invariance: str = "none") -> dict:
-    """Compare the job's fast path (auto engine and precision) with torch fp32, same crops."""
+                        invariance: str = "none", engine: str = "auto") -> dict:
+    """Compare the job's engine and precision (auto: as measured on this machine) with torch
+    fp32, on the same crops."""
     from indexer.embedders.choice import choose
     from indexer.embedders.engine import load_engine
+    from indexer.embedders.measure import settle
     from core.metrics import unit_rows
     from indexer.embedders.torch_engine import load_embedder
     from indexer.neighbors.exact import exact_top_k
@@ -115,7 +142,7 @@ def precision_agreement(image_dir: str, sample: int, model: str, weights: str,
     from indexer.scan import hash_files, scan
     files, _ = hash_files(scan(os.path.abspath(image_dir))[0][:sample])
     items = [(f.full_path, f.content_hash) for f in files]
-    choice = choose(weights, "cpu", "auto", "auto", model, invariance)
+    choice = settle(choose(weights, "cpu", "auto", engine, model, invariance))
     fast = load_engine(choice)[0]
     vectors = []
     for embedder in (load_embedder(weights, "cpu", "fp32", model, invariance), fast):
@@ -284,8 +311,8 @@ def embedding_rows(embed: dict) -> list[str]:
     for row in embed["models"]:
         rows += [
             f"| embedding with {row['model']}, end to end from {row['images']} JPEGs "
-            f"(whole run) | {row['ours_images_per_s']} images/s ({row['ours_seconds']} s, "
-            f"{row['precision']}) | {embed['seed_images_per_s']} images/s "
+            f"(whole run, {embed['cpu']}) | {row['ours_images_per_s']} images/s "
+            f"({row['ours_seconds']} s, {row['engine']}) | {embed['seed_images_per_s']} images/s "
             f"({embed['seed_seconds']} s, ResNet18) | {row['speedup']}x |",
             f"| {row['model']}: {row['precision']} vs torch fp32 embeddings "
             f"({row['agreement_images']} images) | min cosine {row['min_cosine_vs_fp32']}, "
@@ -322,11 +349,13 @@ def main() -> None:
     embed = sub.add_parser("embed")
     embed.add_argument("image_dir")
     embed.add_argument("--sample", type=int, default=256,
-                       help="images for the bf16 check (0: no check)")
+                       help="images for the check against torch fp32 (0: no check)")
     embed.add_argument("--model", default="resnet18",
                        help="backbones to time, comma-separated (resnet18,efficientnet_lite0)")
     embed.add_argument("--invariance", default="none",
                        help="invariances to time, comma-separated (none,mirror,dihedral)")
+    embed.add_argument("--engine", default="auto",
+                       help="engines to time, comma-separated (auto,mnn,onnxruntime,torch)")
     seed = sub.add_parser("seed-run", help=argparse.SUPPRESS)
     seed.add_argument("image_dir")
     seed.add_argument("database_url")

@@ -19,6 +19,7 @@ from .explore.map_pictures import map_pictures
 from .embedders.autoencoder.settings import AUTOENCODER, AutoencoderSettings
 from .embedders.choice import Choice, choose
 from .embedders.engine import load_engine
+from .embedders.measure import settle
 from .embedders.model_files import ModelFiles, ensure_stored
 from .embedders.registry import DEFAULT_INVARIANCE, DEFAULT_MODEL, Embedder
 from .embed import embed_new
@@ -85,13 +86,14 @@ class Summary:
     search_recall: float | None = None  # its recall@10 against exact search, on a sample
     where: str = OneMachine.description  # where the stages ran (placement.py)
     retire_error: str | None = None  # why old builds were left for the next run to retire
+    engine: str = ""  # what ran the model: mnn, onnxruntime or torch
 
     def line(self) -> str:
         """Return the one-line summary the job prints last."""
         rate = self.indexed / self.seconds if self.seconds else 0.0
         text = (f"indexed {self.indexed} images, skipped {len(self.skipped)}, "
                 f"{self.seconds:.1f} s, {rate:.1f} images/s ({self._changes_text()}"
-                f"embedded {self.embedded}, reused {self.reused}, {self.precision}, "
+                f"embedded {self.embedded}, reused {self.reused}, {self._engine_text()}, "
                 f"{self._neighbors_text()})")
         if self.search_index is not None:
             text += (f"; search index {self.search_index}, recall@10 "
@@ -101,6 +103,9 @@ class Summary:
         if self.weights == "none":
             text += " [random weights: for tests and offline trials only]"
         return text
+
+    def _engine_text(self) -> str:
+        return f"{self.precision} on {self.engine}" if self.engine else self.precision
 
     def _changes_text(self) -> str:
         if not self.changes:
@@ -144,6 +149,7 @@ def _locked_run(session: Session, root: str, options: BuildOptions, started: flo
     choice = choose(trained.weights if trained else options.weights, options.device,
                     options.precision, options.engine, options.model, options.invariance,
                     trained.settings if trained else None)
+    choice = settle(choice)  # the engine timed once per model and machine, where not forced
     embedder, model_files, timings = load_engine(choice)
     if trained and trained.trained_now:
         timings["train_seconds"] = trained.report.history["seconds"]
@@ -297,7 +303,7 @@ def _build(session: Session, build: Build, root: str, choice: Choice, embedder: 
     return Summary(build.id, len(good), skips, seconds, embedded, build.timings["reused"],
                    choice.label, choice.precision, timings, method, recall, changes,
                    searchable and searchable.kind, searchable and searchable.recall_at_10,
-                   stages.description)
+                   stages.description, engine=choice.engine)
 
 
 def find_copies(session: Session, build: Build, good, units: np.ndarray, vectors: np.ndarray,

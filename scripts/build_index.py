@@ -21,7 +21,7 @@ from core.db import engine_for, ensure_schema  # noqa: E402
 from core.metrics import METRICS  # noqa: E402
 from core.settings import INSTANCE_DIR, database_url, thumbnail_dir  # noqa: E402
 from indexer.embedders.autoencoder.settings import AutoencoderSettings  # noqa: E402
-from indexer.embedders.choice import ENGINES  # noqa: E402
+from indexer.embedders.choice import ENGINES, PRECISIONS  # noqa: E402
 from indexer.embedders.registry import (BACKBONES, INVARIANCE_HELP, INVARIANCES,  # noqa: E402
                                         WeightsUnavailable)
 from indexer.explore import kmeans  # noqa: E402
@@ -85,11 +85,14 @@ def parse_args(argv=None) -> argparse.Namespace:
                          help="rank without database-side augmentation (each vector averaged "
                               "with its nearest few, and an upload's with its)")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default=DEFAULTS.device)
-    parser.add_argument("--precision", choices=["auto", "fp32", "bf16"],
-                        default=DEFAULTS.precision,
-                        help="auto: bf16 where the CPU/GPU supports it, else fp32")
+    parser.add_argument("--precision", choices=PRECISIONS, default=DEFAULTS.precision,
+                        help="auto: on a GPU bf16 (fp16 where it has none); on the CPU "
+                             "measured with the engine (int8 only where it keeps fp32's "
+                             "embeddings)")
     parser.add_argument("--engine", choices=ENGINES, default=DEFAULTS.engine,
-                        help="auto: MNN for fp32 on the CPU (about 2x faster), else torch")
+                        help="auto: on the CPU the fastest of fp32 on MNN, int8 on "
+                             "onnxruntime and bf16 on torch, timed at the model's first run "
+                             "on the machine; torch on a GPU")
     parser.add_argument("--neighbors", choices=METHODS, default=DEFAULTS.neighbors,
                         help="auto: exact up to 200k images on CPU (2M on a GPU), else FAISS")
     parser.add_argument("--clusters", type=kmeans.parse_option, default=DEFAULTS.clusters,

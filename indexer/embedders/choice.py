@@ -17,7 +17,8 @@ from .hardware import cpu_has_amx, pick_device
 from .registry import (BACKBONES, DEFAULT_INVARIANCE, DEFAULT_MODEL, INVARIANCES, RANDOM_SEED,
                        Backbone, WeightsUnavailable, no_weights_help)
 
-ENGINES = ("auto", "mnn", "torch")
+ENGINES = ("auto", "mnn", "torch", "onnxruntime")
+PRECISIONS = ("auto", "fp32", "bf16", "int8")  # what --precision takes (fp16: GPUs' auto)
 
 
 @dataclass(frozen=True)
@@ -27,15 +28,21 @@ class Choice:
     label: str      # what the user sees: the weights' name, none or the weight file's name
     base_key: str   # the model and its weights
     device: str     # cpu or cuda
-    precision: str  # fp32, bf16 or fp16
-    engine: str     # mnn (fp32 on the CPU) or torch
+    precision: str  # fp32, bf16, fp16 or int8
+    engine: str     # mnn (fp32 on the CPU), onnxruntime (int8 on the CPU) or torch
     invariance: str = DEFAULT_INVARIANCE  # the views each embedding averages: INVARIANCES
+    # Whether engine and precision were left to this machine: measure.settle() then times
+    # the candidates once and keeps the fastest that holds its accuracy; until then they
+    # are the unmeasured default (fp32 on MNN, or bf16 on torch where the CPU has AMX).
+    by_measurement: bool = False
 
     @property
     def model_key(self) -> str:
         """What embeddings are stored under; differs for any other model, weights or numbers."""
         # The preprocessing, precision, device and views change the numbers: never mix their
         # vectors in one index. The engine does not: MNN and torch agree in fp32 to rounding.
+        # int8 is a precision: its vectors differ from fp32's beyond rounding (ResNet18: cosine
+        # 0.9999 on photographs, where fp32 engines agree to 0.9999999).
         views = "" if self.invariance == "none" else f":{self.invariance}"
         return (f"{self.base_key}:{self.backbone.preprocessing.key()}{views}:"
                 f"{self.device}-{self.precision}")
@@ -61,11 +68,15 @@ def choose(weights: str = "imagenet", device: str = "auto", precision: str = "au
     else:
         label, base_key = describe_weights(backbone, weights)
     device = pick_device(device)
-    if engine == "mnn" and precision == "auto":
-        precision = "fp32"  # the only precision MNN runs here
+    # Measured where nothing was forced, on the CPU; the autoencoder is trained here and
+    # small (fp32 on MNN is fast), so it is not quantised.
+    by_measurement = ((engine, precision, device) == ("auto", "auto", "cpu")
+                      and model != AUTOENCODER)
+    if precision == "auto":  # the one precision each of these engines runs
+        precision = {"mnn": "fp32", "onnxruntime": "int8"}.get(engine, precision)
     precision = pick_precision(device, precision, backbone)
     return Choice(backbone, weights, label, base_key, device, precision,
-                  pick_engine(device, precision, engine), invariance)
+                  pick_engine(device, precision, engine), invariance, by_measurement)
 
 
 def describe_weights(backbone: Backbone, weights: str) -> tuple[str, str]:
@@ -127,7 +138,8 @@ def pick_precision(device: str, precision: str, backbone: Backbone) -> str:
 
 
 def pick_engine(device: str, precision: str, engine: str) -> str:
-    """Return 'mnn' for fp32 on the CPU unless torch was asked for; 'torch' otherwise."""
+    """Return 'mnn' for fp32 on the CPU unless torch was asked for, 'onnxruntime' for int8;
+    'torch' otherwise (measure.settle() may choose another for an unforced CPU run)."""
     # MNN's Winograd convolutions run ResNet18 about 2x faster than torch (oneDNN) in fp32 on
     # a CPU without bf16 (2-core AVX2: 78 against 37 images/s); bf16 (AMX) and GPUs use torch.
     if engine not in ENGINES:
@@ -135,6 +147,11 @@ def pick_engine(device: str, precision: str, engine: str) -> str:
     cpu_fp32 = (device, precision) == ("cpu", "fp32")
     if engine == "mnn" and not cpu_fp32:
         raise RuntimeError(f"--engine mnn runs fp32 on the CPU only, not {precision} on {device}")
+    cpu_int8 = (device, precision) == ("cpu", "int8")
+    if ((engine == "onnxruntime" or precision == "int8")
+            and not (cpu_int8 and engine in ("auto", "onnxruntime"))):
+        raise RuntimeError(f"int8 runs on the CPU with --engine onnxruntime only, not "
+                           f"{precision} on {device} with {engine}")
     if engine == "auto":
-        return "mnn" if cpu_fp32 else "torch"
+        return "mnn" if cpu_fp32 else "onnxruntime" if cpu_int8 else "torch"
     return engine

@@ -14,6 +14,7 @@ import time
 import torch
 
 from .calibration import calibrate
+from .choice import Choice
 from .torch_engine import TorchEmbedder
 from .networks import standardize
 from .model_files import OPSET, ModelFiles
@@ -79,3 +80,28 @@ def make_model_files(embedder: TorchEmbedder, with_mnn: bool) -> tuple[ModelFile
     files = ModelFiles(onnx, mnn, dim, calibration, embedder.preprocessing.as_dict())
     return files, {"export_seconds": exported - tick,
                    "calibrate_seconds": time.perf_counter() - exported}
+
+
+def int8_graph(embedder: TorchEmbedder) -> tuple[bytes, int]:
+    """Return (the embedder's graph quantised to int8: raw features, any batch; dimension)."""
+    from .quantize import calibration_inputs, quantize_int8
+    onnx, dim = export_onnx(embedder, any_batch=True, normalized=False)
+    return quantize_int8(onnx, calibration_inputs(embedder.preprocessing)), dim
+
+
+def make_int8_files(embedder: TorchEmbedder, choice: Choice,
+                    made: tuple[bytes, int] | None = None) -> tuple[ModelFiles, dict]:
+    """Quantise the fp32 embedder (unless `made` is int8_graph's result) and calibrate the
+    int8 graph; return (files, timings). The web runs the same int8 graph as the job."""
+    from .onnx_engine import load_onnx_embedder
+    tick = time.perf_counter()
+    graph, dim = made or int8_graph(embedder)
+    quantised = time.perf_counter()
+    job = load_onnx_embedder(graph, choice.label, choice.model_key, embedder.preprocessing,
+                             choice.invariance)
+    calibration = calibrate(job)
+    log.info("quantised %s and calibrated its near-duplicate threshold: %.4f",
+             choice.model_key, calibration["threshold"])
+    files = ModelFiles(graph, None, dim, calibration, embedder.preprocessing.as_dict())
+    return files, {"export_seconds": quantised - tick,
+                   "calibrate_seconds": time.perf_counter() - quantised}

@@ -19,6 +19,25 @@ def cpu_has_amx() -> bool:
         return False
 
 
+def cpu_has_vnni() -> bool:
+    """Return True where the CPU multiplies int8 pairs into int32 sums in one instruction
+    (AVX512-VNNI, AVX-VNNI). Without it ONNX Runtime's uint8 x int8 kernels add pairs in
+    16 bits, which can saturate: int8's accuracy is then for the measurement to find."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = f.read()
+    except OSError:
+        return False
+    return " avx512_vnni" in flags or " avx_vnni" in flags
+
+
+def usable_cpus() -> int:
+    """Return how many CPUs this process may run on (its affinity, where the OS tells)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0)) or 1
+    return os.cpu_count() or 1
+
+
 # Where none of these exists on Linux there is no GPU torch could use: NVIDIA's driver, WSL2's
 # GPU device, AMD's ROCm device. Then "auto" need not import torch (seconds) to hear "no".
 GPU_DEVICES = ("/proc/driver/nvidia/version", "/dev/dxg", "/dev/kfd")

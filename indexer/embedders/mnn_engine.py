@@ -19,6 +19,8 @@ import numpy as np
 from core.imaging import Preprocessing
 from core.metrics import unit_rows
 
+from .hardware import usable_cpus
+
 # MNN's converter is its C extension `_tools`, called directly: the package's `mnnconvert`
 # wrapper also sends usage logs to the vendor (and pip-installs a logging SDK to do so).
 CONVERT = "import sys, _tools; _tools.mnnconvert(sys.argv)"
@@ -73,8 +75,7 @@ class MnnEmbedder:
 def load_mnn_embedder(graph: bytes, weights: str, model_key: str,
                       preprocessing: Preprocessing) -> MnnEmbedder:
     """Return an embedder for a converted graph (see convert_to_mnn), on all usable CPUs."""
-    threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return MnnEmbedder(graph, weights, model_key, preprocessing, threads or 1)
+    return MnnEmbedder(graph, weights, model_key, preprocessing, usable_cpus())
 
 
 def _load(graph: bytes, threads: int):

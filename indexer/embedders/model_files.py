@@ -31,14 +31,15 @@ IR_VERSION = 10  # what onnxruntime 1.32 reads; the scorer graph is stamped with
 # 3: the files' sizes recorded; 4: any registry backbone, the whole preprocessing;
 # 5: flips and quarter turns written as gathers (--invariance); 6: the web's graph gives the
 # raw features (FEATURES_OUTPUT), no longer unit vectors; 7: the calibration on photographs,
-# with parts of pictures and the pixel check (calibration.VERSION 2).
-EXPORT_VERSION = 7
+# with parts of pictures and the pixel check (calibration.VERSION 2); 8: int8 keys (their
+# graph quantised, any batch) and the engine measured for a model (the "engine" file).
+EXPORT_VERSION = 8
 FEATURES_OUTPUT = "features"  # the web graph's output, as recorded in its preprocessing
 
 
 @dataclass
 class ModelFiles:
-    onnx: bytes          # the web's graph
+    onnx: bytes          # the web's graph; for int8 keys also the job's (any batch)
     mnn: bytes | None    # the job's CPU fp32 graph; None for other devices and precisions
     dim: int
     calibration: dict
@@ -49,12 +50,15 @@ class ModelFiles:
 
 
 def cache_paths(model_key: str) -> dict[str, str]:
-    """Return the onnx, mnn and json files that cache a model_key's export on this machine."""
+    """Return the onnx, mnn and json files that cache a model_key's export on this machine,
+    and the engine file (what measure.py chose for the key's unforced runs)."""
     folder = cache_folder()
-    # The converters' versions too: a new torch or MNN may write other graphs.
+    # The converters' versions too: a new torch, MNN or ONNX Runtime (its quantiser) may write
+    # other graphs.
     key = f"v{EXPORT_VERSION}:{model_key}:{_versions()}".encode()
     stem = os.path.join(folder, hashlib.sha256(key).hexdigest()[:32])
-    return {name: f"{stem}.{name}" for name in ("onnx", "mnn", "json")}
+    return {name: f"{stem}.{name}" for name in ("onnx", "mnn", "json")} | {
+        "engine": f"{stem}.engine.json"}
 
 
 def cache_folder() -> str:
@@ -65,7 +69,7 @@ def cache_folder() -> str:
 
 def _versions() -> str:
     found = []
-    for package in ("torch", "mnn"):
+    for package in ("torch", "mnn", "onnxruntime"):
         try:
             found.append(f"{package}-{version(package)}")
         except PackageNotFoundError:
@@ -112,6 +116,25 @@ def save_cached(model_key: str, files: ModelFiles) -> None:
                 write_atomically(paths[name], data)
     except OSError as exc:
         log.warning("could not cache the model's export in %s: %s", paths["json"], exc)
+
+
+def load_engine_choice(model_key: str) -> dict | None:
+    """Return the engine measured for model_key's unforced runs on this machine, or None."""
+    try:
+        with open(cache_paths(model_key)["engine"]) as f:
+            chosen = json.load(f)
+        return chosen if chosen.get("model_key") == model_key else None
+    except (OSError, ValueError):
+        return None
+
+
+def save_engine_choice(model_key: str, chosen: dict) -> None:
+    """Keep what measure.py chose, so that later runs on this machine measure nothing."""
+    path = cache_paths(model_key)["engine"]
+    try:
+        write_atomically(path, json.dumps({**chosen, "model_key": model_key}).encode())
+    except OSError as exc:
+        log.warning("could not cache the engine chosen in %s: %s", path, exc)
 
 
 def scorer_onnx(dim: int) -> bytes:

@@ -18,6 +18,8 @@ def test_summary_line_counts_time_and_rate():
     assert re.match(r"indexed 1000 images, skipped 1, 20\.0 s, 50\.0 images/s", line)
     assert "embedded 900, reused 100, bf16, exact neighbours" in line
     assert "random" not in line
+    assert "reused 100, int8 on onnxruntime, exact" in summary(precision="int8",
+                                                               engine="onnxruntime").line()
 
 
 def test_summary_reports_recall_when_neighbours_are_approximate():

@@ -85,13 +85,14 @@ def test_a_missing_weights_file_is_refused_before_anything_loads(tmp_path):
         choose(str(tmp_path / "missing.pt"), "cpu")
 
 
-def test_a_cached_cpu_run_never_imports_torch(collection, tmp_path):
+@pytest.mark.parametrize("precision", ["fp32", "auto"])
+def test_a_cached_cpu_run_never_imports_torch(collection, tmp_path, precision):
     # Importing torch and torchvision is about 5 s of a run's start; once the model's files
-    # are cached, a CPU fp32 run has no use for them.
+    # (and for auto, the engine measured) are cached, a CPU run has no use for them.
     script = (
         "import sys; sys.path.insert(0, 'scripts'); import build_index\n"
         f"args = [{str(collection.root)!r}, '--weights', 'none', '--no-progress',\n"
-        "        '--device', 'cpu', '--precision', 'fp32',\n"
+        f"        '--device', 'cpu', '--precision', {precision!r},\n"
         f"        '--database-url', 'sqlite:///{tmp_path}/db.sqlite3',\n"
         f"        '--thumbnail-dir', '{tmp_path}/thumbs']\n"
         "assert build_index.main(args) == 0\n"

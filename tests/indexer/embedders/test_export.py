@@ -52,9 +52,12 @@ def test_web_runtime_agrees_with_the_job(app, built, sample):
           f"vs stored job ({precision}): min {against_stored.min():.7f}")
     # Random weights make every image look alike (distinct ones score ~0.98), so 0.999 alone
     # would say little: the same arithmetic must agree to float rounding, and each vector
-    # must be closest to its own file's job vector.
-    assert against_fp32.min() >= 0.99999
-    assert against_stored.min() >= 0.999
+    # must be closest to its own file's job vector. Where this machine chose int8, the web
+    # runs the job's int8 graph: the same numbers as the job's, int8's distance from fp32.
+    if precision == "int8":
+        assert against_stored.min() >= 0.99999 and against_fp32.min() >= 0.99
+    else:
+        assert against_fp32.min() >= 0.99999 and against_stored.min() >= 0.999
     assert (np.argmax(ours @ stored.T, axis=1) == np.arange(len(sample))).all()
 
 
@@ -66,7 +69,9 @@ def test_export_is_stored_once_per_model_with_its_preprocessing(app):
         row = rows[0]
         assert row.preprocessing["resize"] == 256 and row.preprocessing["crop"] == 224
         assert row.preprocessing["mean"] == [0.485, 0.456, 0.406] and row.dim == 512
-        assert len(row.onnx) > 40e6  # ResNet18's 11.7M float32 parameters travel with it
+        # ResNet18's 11.7M parameters travel with it: float32, or int8 where this machine
+        # chose int8 (its model_key says so).
+        assert len(row.onnx) > (10e6 if row.model_key.endswith("cpu-int8") else 40e6)
         assert row.calibration["threshold"] == row.near_duplicate_threshold
 
 
