@@ -22,6 +22,9 @@ TSNE_SAMPLE = 10_000     # Barnes-Hut t-SNE is minutes past this on 2 cores
 NEAREST_PLACED = 3       # sampled neighbours whose places an unsampled vector's place averages
 MIN_FIT_IMAGES = 5       # fewer: on a circle (both methods need a few neighbours to work with)
 UMAP_NEIGHBORS = 15      # UMAP's default: local enough for photo families, global enough to map
+# UMAP's own choice past 10k points; below that it runs 500. On 1000 Lite0 vectors 200 took
+# 1.07 s against 1.53 s, with trustworthiness@10 0.991 against 0.993 (README, Performance).
+UMAP_EPOCHS = 200
 SEED = 1234
 
 
@@ -42,8 +45,8 @@ def umap_places(vectors: np.ndarray, seed: int) -> np.ndarray:
     # Deferred: umap imports numba and pynndescent (seconds), which only this method needs.
     UMAP = import_umap_class()
     fitted = bounded_sample(len(vectors), FIT_SAMPLE, seed)
-    model = UMAP(n_neighbors=min(UMAP_NEIGHBORS, len(fitted) - 1), random_state=seed,
-                 n_jobs=1)  # a seeded UMAP runs on one thread anyway; saying so silences it
+    model = UMAP(n_neighbors=min(UMAP_NEIGHBORS, len(fitted) - 1), n_epochs=UMAP_EPOCHS,
+                 random_state=seed, n_jobs=1)  # a seeded UMAP runs on one thread anyway; saying so silences it
     places = np.empty((len(vectors), 2), dtype=np.float32)
     with warnings.catch_warnings():
         # Small collections make it warn that the spectral start or the graph is degenerate;
