@@ -14,8 +14,9 @@ K = 5
 def run_build(image_dir, database_url, thumbnail_dir, *extra, weights="none", map_method="none"):
     """Run scripts/build_index.py as a user would; return the CompletedProcess.
 
-    No 2-D map unless asked (`map_method`): UMAP's numba compile adds about 9 s to every
-    build process, and only the `built` indexes and the map's own tests look at it.
+    No 2-D map unless asked (`map_method`): UMAP adds seconds to a build (its compiled code
+    loads from the numba cache, its first build on a machine compiles it), and only the
+    `built` indexes and the map's own tests look at it.
     """
     cmd = [sys.executable, str(ROOT / "scripts" / "build_index.py"), str(image_dir),
            "--database-url", database_url, "--thumbnail-dir", str(thumbnail_dir),
