@@ -71,6 +71,12 @@ def filesystem(url: str):
     return _filesystems[key]
 
 
+def forget_filesystems() -> None:
+    """Drop this process's filesystem objects: the next use reads the endpoint and keys from
+    the environment again (tests start and stop object-store servers in one process)."""
+    _filesystems.clear()
+
+
 def open_binary(path: str, root: str | None = None):
     """Open a local file (see open_local) or an object for reading bytes, seekable.
 

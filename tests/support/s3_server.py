@@ -6,6 +6,8 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
+from core.locations import forget_filesystems
+
 from . import live_server
 
 
@@ -19,6 +21,8 @@ def running_s3():
     port = live_server.free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
+    # A filesystem object made for an earlier server (another test module) keeps its endpoint.
+    forget_filesystems()
     try:
         with pytest.MonkeyPatch.context() as env:
             env.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{port}")
@@ -28,6 +32,7 @@ def running_s3():
             yield boto3.client("s3")
     finally:
         server.stop()
+        forget_filesystems()
 
 
 def upload_folder(client, folder: Path, bucket: str, prefix: str) -> None:
