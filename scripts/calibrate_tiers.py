@@ -76,11 +76,16 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     from indexer.embedders.calibration import (calibrate, calibration_pictures,
                                                synthetic_pictures)
+    from indexer.embedders.choice import choose
+    from indexer.embedders.engine import load_engine
+    from indexer.embedders.measure import settle
     from indexer.embedders.registry import WeightsUnavailable
-    from indexer.embedders.torch_engine import load_embedder
     try:
-        embedder = load_embedder(args.weights, "auto", args.precision, args.model,
-                                 args.invariance)
+        # The embedder the job runs on this machine (the engine and precision it measured):
+        # its model key is the one the job's builds are stored under.
+        choice = settle(choose(args.weights, "auto", args.precision, "auto", args.model,
+                               args.invariance))
+        embedder = load_engine(choice)[0]
     except WeightsUnavailable as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 3
