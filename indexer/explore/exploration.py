@@ -31,7 +31,8 @@ class Exploration:
 
 
 def one_thread():
-    """Limit BLAS and OpenMP to one thread, FAISS's and scikit-learn's pools included.
+    """Limit BLAS and OpenMP to one thread, FAISS's and scikit-learn's pools included
+    (for k-means: the map keeps the machine's threads).
 
     k-means++'s seeding and the candidate fits are thousands of small products; on 2 cores
     OpenBLAS's and FAISS's threads made them 3-10x slower, and far worse on a busy machine
@@ -53,15 +54,16 @@ def explore(vectors: np.ndarray, clusters_option: str | int, map_method: str,
         carried = carry_over(earlier, options, hashes, vectors) if hashes else None
         if carried is not None:
             clustering, places = carried
+            curve = earlier.curve_png if clustering and clustering.curve else None
             return Exploration(clustering, places, earlier.map_method if places is not None
-                               else None, earlier.curve_png,
+                               else None, curve,
                                {"explore_reused_seconds": time.perf_counter() - tick},
                                options, reused=True)
         clustering = kmeans.cluster(principal_components(vectors, kmeans.SEED), clusters_option)
-        png = curve_png(clustering.curve) if clustering and clustering.curve else None
-        cluster_seconds = time.perf_counter() - tick
-        tick = time.perf_counter()
-        places = layout.project(vectors, map_method)
+    png = curve_png(clustering.curve) if clustering and clustering.curve else None
+    cluster_seconds = time.perf_counter() - tick
+    tick = time.perf_counter()
+    places = layout.project(vectors, map_method)  # t-SNE's Barnes-Hut uses the threads
     return Exploration(clustering, places, map_method if places is not None else None, png,
                        {"clusters_seconds": cluster_seconds,
                         "map_seconds": time.perf_counter() - tick}, options)

@@ -86,7 +86,8 @@ def extend_clusters(earlier: kmeans.Clustering, old_rows: np.ndarray, vectors: n
             return None
         labels[~known] = present[nearest]
     labels, k = kmeans.relabel_by_size(labels)
-    return kmeans.Clustering(k, earlier.method, labels, earlier.curve)
+    # A cluster whose members all went leaves fewer: the curve chose another k, so it goes.
+    return kmeans.Clustering(k, earlier.method, labels, earlier.curve if k == earlier.k else None)
 
 
 def squared_distances(vectors: np.ndarray, centres: np.ndarray) -> np.ndarray:

@@ -12,7 +12,8 @@ from core.ranking import Whitening, alpha_weights, augmented
 from .settings import RankingSettings
 from .whitening import learn_whitening
 
-# (vectors, k) -> (ids, scores): each row's k nearest other rows, best first, exactly.
+# (vectors, k) -> (ids, scores): each row's k nearest other rows, best first (exact, or
+# FAISS past `--neighbors`'s limit).
 Search = Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray]]
 
 

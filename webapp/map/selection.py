@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 
 from sqlalchemy import text
 
@@ -26,6 +27,8 @@ def parse_box(raw: str) -> tuple[float, float, float, float]:
         x0, y0, x1, y1 = (float(part) for part in raw.split(","))
     except ValueError:
         raise BadRequest("box must be four numbers: x0,y0,x1,y1") from None
+    if not all(math.isfinite(v) for v in (x0, y0, x1, y1)):  # JSON has no NaN or Infinity
+        raise BadRequest("box must be four finite numbers: x0,y0,x1,y1")
     return min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)
 
 

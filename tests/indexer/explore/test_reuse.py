@@ -90,3 +90,16 @@ def test_explore_says_it_reused_and_skips_the_fits(four_groups, monkeypatch):
     again = explore(vectors, kmeans.AUTO, "none", hashes, earlier)
     assert again.reused and (again.labels == first.labels).all()
     assert again.curve_png == first.curve_png and again.places is None
+
+
+def test_a_cluster_emptied_by_removals_drops_the_curve_that_chose_k(four_groups):
+    vectors, hashes = four_groups
+    labels = kmeans.cluster(vectors, 4).labels.copy()
+    labels[:3] = 4  # a fifth cluster of three images, all of which go
+    curve = kmeans.Curve([2, 3, 4, 5], [4.0, 3.0, 2.0, 1.9], [None] * 4, 5, 5)
+    earlier = Explored(OPTIONS, hashes, kmeans.Clustering(5, kmeans.AUTO, labels, curve),
+                       None, None, b"png")
+    clustering, _ = carry_over(earlier, OPTIONS, hashes[3:], vectors[3:])
+    assert clustering.k == 4 and clustering.curve is None
+    kept = carry_over(earlier, OPTIONS, hashes[1:], vectors[1:])[0]  # one of the three stays
+    assert kept.k == 5 and kept.curve is curve

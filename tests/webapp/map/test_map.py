@@ -62,7 +62,8 @@ def test_a_selection_lists_and_downloads_the_images_inside_it(client):
     lines = csv.get_data(as_text=True).splitlines()
     assert lines[0] == "id,path,url,page_url,x,y" and len(lines) == len(points) + 1
     assert "attachment" in csv.headers["Content-Disposition"]
-    for bad in ("box=1,2,3", "box=0,0,1,1&layout=tiles", "box=0,0,1,1&format=xml"):
+    for bad in ("box=1,2,3", "box=0,0,inf,1", "box=nan,0,1,1", "box=0,0,1,1&layout=tiles",
+                "box=0,0,1,1&format=xml"):
         assert client.get(f"/api/map/selection?{bad}").status_code == 400
 
 
