@@ -73,13 +73,7 @@ def make_model_files(embedder: TorchEmbedder, with_mnn: bool) -> tuple[ModelFile
         # Unnormalised: MNN 3.6 computes ReduceL2 over the whole batch when the batch size
         # is dynamic, so the job divides by each row's norm itself.
         mnn = convert_to_mnn(export_onnx(embedder, any_batch=True, normalized=False)[0])
-    exported = time.perf_counter()
-    calibration = calibrate(embedder)
-    log.info("exported %s and calibrated its near-duplicate threshold: %.4f",
-             embedder.model_key, calibration["threshold"])
-    files = ModelFiles(onnx, mnn, dim, calibration, embedder.preprocessing.as_dict())
-    return files, {"export_seconds": exported - tick,
-                   "calibrate_seconds": time.perf_counter() - exported}
+    return calibrated_files(embedder, embedder.model_key, onnx, mnn, dim, tick, "exported")
 
 
 def int8_graph(embedder: TorchEmbedder) -> tuple[bytes, int]:
@@ -96,12 +90,19 @@ def make_int8_files(embedder: TorchEmbedder, choice: Choice,
     from .onnx_engine import load_onnx_embedder
     tick = time.perf_counter()
     graph, dim = made or int8_graph(embedder)
-    quantised = time.perf_counter()
     job = load_onnx_embedder(graph, choice.label, choice.model_key, embedder.preprocessing,
                              choice.invariance)
-    calibration = calibrate(job)
-    log.info("quantised %s and calibrated its near-duplicate threshold: %.4f",
-             choice.model_key, calibration["threshold"])
-    files = ModelFiles(graph, None, dim, calibration, embedder.preprocessing.as_dict())
-    return files, {"export_seconds": quantised - tick,
-                   "calibrate_seconds": time.perf_counter() - quantised}
+    return calibrated_files(job, choice.model_key, graph, None, dim, tick, "quantised")
+
+
+def calibrated_files(calibrated_on, model_key: str, graph: bytes, mnn: bytes | None, dim: int,
+                     started: float, made: str) -> tuple[ModelFiles, dict]:
+    """Calibrate the near-duplicate threshold on `calibrated_on`; return the model's files
+    and the timings of making them (since `started`) and of calibrating."""
+    made_at = time.perf_counter()
+    calibration = calibrate(calibrated_on)
+    log.info("%s %s and calibrated its near-duplicate threshold: %.4f", made, model_key,
+             calibration["threshold"])
+    files = ModelFiles(graph, mnn, dim, calibration, calibrated_on.preprocessing.as_dict())
+    return files, {"export_seconds": made_at - started,
+                   "calibrate_seconds": time.perf_counter() - made_at}
