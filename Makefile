@@ -26,14 +26,19 @@ $(TEST_STAMP): $(JOB_STAMP) requirements-test.txt
 install: $(TEST_STAMP)
 
 # Debian packages: Chromium and ChromeDriver for the browser tests, npm for their accessibility
-# audit, wrk for `make load` (installed when missing, as root).
+# audit, wrk for `make load`. Only the missing ones are asked for, as root: Debian's npm package
+# conflicts with a nodejs that brings its own npm (NodeSource's), and apt then refuses them all.
 system-deps:
-	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null \
-	    || ! command -v npm >/dev/null || ! command -v wrk >/dev/null; then \
+	@missing=""; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v chromedriver >/dev/null || missing="$$missing chromium-driver"; \
+	command -v npm >/dev/null || missing="$$missing npm"; \
+	command -v wrk >/dev/null || missing="$$missing wrk"; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver npm wrk; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	  else \
-	    echo "chromium/chromedriver/npm/wrk missing and not root: browser tests will be skipped, make load will not run"; \
+	    echo "missing:$$missing and not root: browser tests will be skipped, make load will not run"; \
 	  fi; \
 	fi
 
