@@ -50,13 +50,18 @@ def alpha_weights(similarities: np.ndarray, alpha: float) -> np.ndarray:
     return np.power(np.clip(similarities, 0.0, None), alpha, dtype=np.float32)
 
 
-def augmented(vectors: np.ndarray, neighbours: np.ndarray, weights: np.ndarray) -> np.ndarray:
+def augmented(vectors: np.ndarray, neighbours: np.ndarray, weights: np.ndarray,
+              rows: np.ndarray | None = None) -> np.ndarray:
     """Return each row as the unit weighted sum of itself (weight 1) and its neighbours.
 
-    `neighbours` (N x n, row positions) and `weights` (N x n) come from the job's search;
-    a row's own vector counts with weight 1, as its similarity to itself is 1.
+    `neighbours` (row positions in `vectors`) and `weights` (one row each, N x n) come from
+    the job's search; a row's own vector counts with weight 1, as its similarity to itself
+    is 1. `rows`: the positions of the rows that `neighbours` and `weights` describe, where
+    `vectors` holds more than them (the web augments an approximate search's candidates from
+    their own and their neighbours' vectors only); all of them when None.
     """
-    total = np.array(vectors, np.float32, copy=True)
+    own = vectors if rows is None else vectors[rows]
+    total = np.array(own, np.float32, copy=True)
     for column in range(neighbours.shape[1]):
         total += weights[:, column, None] * vectors[neighbours[:, column]]
     return unit_rows(total)[0]

@@ -292,8 +292,7 @@ def _build(session: Session, build: Build, root: str, choice: Choice, embedder: 
                                 options.thumbnail_dir)
         store.save_map_pictures(session, build.id, [row[0] for row in rows], pictures)
         timings.update(pictures.timings)
-    # Of the raw vectors: past its size the web searches uploads by the raw cosine (README).
-    searchable = build_search_index(session, build, vectors, options)
+    searchable = build_search_index(session, build, vectors, ranked, space.steps, options)
     seconds = time.perf_counter() - started
     build.image_count, build.skipped_count, build.seconds = len(good), len(skips), seconds
     build.skipped = [{"path": s.path, "reason": s.reason} for s in skips]
@@ -316,14 +315,20 @@ def find_copies(session: Session, build: Build, good, units: np.ndarray, vectors
                           ids, options.k, options.metric)
 
 
-def build_search_index(session: Session, build: Build, vectors: np.ndarray,
-                       options: BuildOptions) -> search_index.BuiltSearchIndex | None:
-    """Build and store the web's approximate search index where the size calls for one."""
+def build_search_index(session: Session, build: Build, vectors: np.ndarray, ranked: np.ndarray,
+                       steps: str, options: BuildOptions
+                       ) -> search_index.BuiltSearchIndex | None:
+    """Build and store the web's approximate search index where the size calls for one.
+
+    The size is the raw matrix's (`vectors`), what a worker would otherwise hold; the index
+    holds what the lists rank by (`ranked`, in the space `steps` names), so uploads past
+    the size rank as the lists do.
+    """
     if not search_index.wanted(options.search_index, len(vectors), vectors.shape[1],
                                options.metric):
         return None
     tick = time.perf_counter()
-    built = search_index.build(vectors)
+    built = search_index.build(ranked, steps)
     store.save_search_index(session, build.id, built)
     build.timings = {**build.timings, "search_index_seconds": time.perf_counter() - tick,
                      "search_index": built.kind, "search_recall_at_10": built.recall_at_10}

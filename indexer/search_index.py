@@ -1,12 +1,13 @@
 """The approximate search index for search by upload: FAISS IVF-PQ, past a size.
 
 Below the size each web worker holds the build's float16 matrix and scores every row per
-upload (webapp/search/exact.py). Past it the job also builds an IVF-PQ index of the unit vectors,
-which every machine writes once to a local file and its workers memory-map: 72 bytes an image
-(64 of PQ code, 8 of id) shared by the workers instead of 1 KB an image (512-d) held by each.
-The web re-scores the index's best CANDIDATES exactly with the stored vectors, so scores stay
-exact cosines and only recall is approximate; that recall is measured here, through the same
-two steps, against exact search on a sample of the collection's own vectors.
+upload (webapp/search/exact.py). Past it the job also builds an IVF-PQ index of the unit vectors
+the lists rank by (a ranked build's learned ones, else the raw ones), which every machine
+writes once to a local file and its workers memory-map: 72 bytes an image at 512-d (64 of PQ
+code, 8 of id) shared by the workers instead of 1 KB an image held by each. The web re-scores
+the index's best CANDIDATES exactly from the stored vectors, so scores stay exact and only
+recall is approximate; that recall is measured here, through the same two steps, against
+exact search on a sample of the collection's own vectors.
 
 IVF-PQ rather than HNSW: HNSW keeps the full float32 vectors plus its graph (about 2.3 KB an
 image at 512-d, 4.6 GB at 2M), and its graph is read from a file into memory, not mapped;
@@ -73,8 +74,12 @@ def factory_string(n: int, dim: int) -> tuple[str, dict]:
     return f"IVF{nlist},PQ{m}x{nbits}", {"nlist": nlist, "m": m, "nbits": nbits}
 
 
-def build(vectors: np.ndarray) -> BuiltSearchIndex:
-    """Train and fill the index with `vectors` (unit rows, gallery order), tune its nprobe."""
+def build(vectors: np.ndarray, space: str = "raw") -> BuiltSearchIndex:
+    """Train and fill the index with `vectors` (unit rows, gallery order), tune its nprobe.
+
+    `space` names what the rows are: "raw" unit vectors, or a build's learned space (the web
+    then re-scores its candidates in that space: webapp/search/mapped_index.py).
+    """
     import faiss  # only builds past the size need it
     x = np.ascontiguousarray(vectors, dtype=np.float32)
     n, dim = x.shape
@@ -93,7 +98,7 @@ def build(vectors: np.ndarray) -> BuiltSearchIndex:
         index.add(x[start:start + 100_000])
     nprobe, recall, sample = tune_nprobe(index, x)
     data = faiss.serialize_index(index).tobytes()
-    parameters.update(nprobe=nprobe, candidates=CANDIDATES, metric="cosine",
+    parameters.update(nprobe=nprobe, candidates=CANDIDATES, metric="cosine", space=space,
                       bytes=len(data), sha256=hashlib.sha256(data).hexdigest())
     return BuiltSearchIndex(kind, parameters, recall, sample, data)
 

@@ -5,8 +5,10 @@ machine writes its bytes once from the database to SEARCH_INDEX_DIR/build-<id>.f
 file renamed into place, so concurrent workers never read half a file), and each worker maps
 that file: the OS keeps one copy of its pages for all the workers of a machine. A search asks
 the index for its best candidates, then re-scores them exactly with their stored vectors, so
-scores are exact cosines, as below the threshold; only recall is approximate (measured by the
-job and stored with the index).
+scores are exact, as below the threshold; only recall is approximate (measured by the job and
+stored with the index). A ranked build's index holds its learned vectors (whitened and
+augmented): the candidates are re-scored in that space, computed from their raw vectors and
+their augmentation neighbours' (webapp/search/ranked.py), so uploads rank as the lists do.
 
 When it cannot be used: a local file that is missing or does not match the stored checksum is
 written again from the database; an index in the database that is corrupt, or a web without
@@ -27,10 +29,12 @@ from sqlalchemy import select
 
 from core.atomic import write_atomically
 from core.db import db
+from core.ranking import RAW, expanded_query
 from core.records import ACTIVE, SUPERSEDED, Build, Embedding, SearchIndex
 
 from ..serving.active_index import ServedIndex
 from .exact import Match, SearchUnavailable, top_k
+from .ranked import LearnedSpace, learned_vectors
 
 log = logging.getLogger(__name__)
 HASH_CHUNK = 8 * 1024 * 1024
@@ -45,7 +49,7 @@ class MappedIndex:
     candidates: int       # how many the index proposes for exact re-scoring
     recall_at_10: float
     path: str
-
+    space: str            # the vectors it holds: "raw", or the build's learned space
 
 def mapped_index(served: ServedIndex) -> MappedIndex | None:
     """Return this worker's mapped index of the served build, or None where it has none."""
@@ -129,7 +133,7 @@ def open_mapped(path: str, facts: SearchIndex, threads: int) -> MappedIndex:
     log.info("mapped the search index of build %d: %s, nprobe %d, recall@10 %.3f",
              facts.build_id, facts.kind, facts.parameters["nprobe"], facts.recall_at_10)
     return MappedIndex(facts.build_id, index, facts.parameters["candidates"],
-                       facts.recall_at_10, path)
+                       facts.recall_at_10, path, facts.parameters.get("space", RAW))
 
 
 def mapped_flags(faiss) -> int:
@@ -139,16 +143,70 @@ def mapped_flags(faiss) -> int:
     return faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY | faiss.IO_FLAG_SKIP_PRECOMPUTE_TABLE
 
 
-def search(mapped: MappedIndex, build: Build, query: np.ndarray, k: int) -> list[Match]:
-    """Return the k best images for a unit query vector, by exact cosine, best first."""
+def candidates(mapped: MappedIndex, query: np.ndarray, k: int) -> np.ndarray:
+    """Return the gallery positions the index proposes for a query, in gallery order (ties
+    in the exact re-scoring then break by it)."""
     _, found = mapped.index.search(query[None].astype(np.float32, copy=False),
                                    max(mapped.candidates, k))
-    positions = np.unique(found[0][found[0] >= 0])  # gallery order: ties break by it
+    return np.unique(found[0][found[0] >= 0])
+
+
+def stored_rows(build: Build, positions: np.ndarray) -> tuple[dict, dict]:
+    """Return ({position: row}, {content hash: raw unit vector}) of the images at positions."""
     rows = build.at_positions(positions.tolist())
-    vectors = Embedding.unit_vectors(build.model_key,
-                                     {row.content_hash for row in rows.values()})
-    ordered = [rows[p] for p in positions.tolist()]
-    matrix = np.stack([vectors[row.content_hash] for row in ordered]) if ordered else \
-        np.empty((0, len(query)), np.float32)
+    return rows, Embedding.unit_vectors(build.model_key,
+                                        {row.content_hash for row in rows.values()})
+
+
+def search(mapped: MappedIndex, build: Build, query: np.ndarray, k: int) -> list[Match]:
+    """Return the k best images for a unit query vector, by exact cosine, best first."""
+    positions = candidates(mapped, query, k)
+    if not len(positions):
+        return []
+    rows, units = stored_rows(build, positions)
+    matrix = np.stack([units[rows[p].content_hash] for p in positions.tolist()])
     scores = np.clip(matrix @ query, -1.0, 1.0)
-    return [Match(ordered[i].id, float(scores[i]), float(scores[i])) for i in top_k(scores, k)]
+    return [Match(rows[int(positions[i])].id, float(scores[i]), float(scores[i]))
+            for i in top_k(scores, k)]
+
+
+@dataclass
+class Candidates:
+    ids: list[int]       # image ids, gallery order
+    raw: np.ndarray      # their raw unit vectors
+    vectors: np.ndarray  # and their vectors in the learned space
+
+
+def ranked_candidates(build: Build, space: LearnedSpace, positions: np.ndarray) -> Candidates:
+    """Read the candidates' raw vectors (and their augmentation neighbours') and return them
+    with their learned-space vectors."""
+    needed = positions if space.neighbours is None else \
+        np.union1d(positions, space.neighbours[positions].ravel())
+    rows, units = stored_rows(build, needed)
+    ordered = [rows[p] for p in positions.tolist()]
+    return Candidates([row.id for row in ordered],
+                      np.stack([units[row.content_hash] for row in ordered]),
+                      learned_vectors(space, rows, units, positions))
+
+
+def ranked_search(mapped: MappedIndex, build: Build, space: LearnedSpace, unit: np.ndarray,
+                  k: int) -> list[Match]:
+    """Return the k best images for a raw unit query in the build's learned space.
+
+    The index holds the learned vectors (what the lists rank by): its candidates are
+    re-scored exactly in that space, the query is expanded by its best few (alpha query
+    expansion, as below the size) and the index asked again; `cosine` stays the raw cosine.
+    """
+    query = space.query(unit)
+    positions = candidates(mapped, query, k)
+    if not len(positions):
+        return []
+    found = ranked_candidates(build, space, positions)
+    if space.expand_by:
+        query = expanded_query(query, found.vectors, found.vectors @ query, space.expand_by,
+                               space.alpha)
+        positions = np.union1d(positions, candidates(mapped, query, k))
+        found = ranked_candidates(build, space, positions)
+    scores = np.clip(found.vectors @ query, -1.0, 1.0)
+    cosines = np.clip(found.raw @ unit, -1.0, 1.0)
+    return [Match(found.ids[i], float(scores[i]), float(cosines[i])) for i in top_k(scores, k)]

@@ -22,15 +22,54 @@ from .exact import SCORE_CHUNK_ROWS, LoadedMatrix, Match, QueryEmbedder, search_
 
 
 @dataclass
-class RankedMatrix:
+class LearnedSpace:
+    """A ranked build's whitening and augmentation, as its BuildRanking row stores them."""
     whitening: Whitening | None
-    matrix: np.ndarray  # float16 unit rows in the learned space, gallery order
-    expand_by: int      # how many best rows expand a query (0: no augmentation)
+    neighbours: np.ndarray | None  # N x n gallery positions each image was augmented with
+    weights: np.ndarray | None     # their weights
+    expand_by: int                 # how many best rows expand a query (0: no augmentation)
     alpha: float
 
     def query(self, unit: np.ndarray) -> np.ndarray:
         """Return an upload's unit vector in the learned space (whitened, not expanded)."""
         return self.whitening.apply(unit[None])[0] if self.whitening else unit
+
+    def whiten(self, units: np.ndarray) -> np.ndarray:
+        """Return raw unit rows whitened (float32), converted a chunk at a time."""
+        rows = np.empty((len(units), self.whitening.dim if self.whitening else
+                         units.shape[1]), np.float32)
+        for start in range(0, len(rows), SCORE_CHUNK_ROWS):
+            chunk = units[start:start + SCORE_CHUNK_ROWS].astype(np.float32)
+            rows[start:start + len(chunk)] = self.whitening.apply(chunk) if self.whitening \
+                else chunk
+        return rows
+
+
+def learned_space(served: ServedIndex) -> LearnedSpace | None:
+    """Return this worker's copy of the build's learned space, or None for a raw build."""
+    def load(served: ServedIndex) -> LearnedSpace | None:
+        if served.build.ranking == "raw":
+            return None
+        stored = db.session.get(BuildRanking, served.build.id)
+        return None if stored is None else stored_space(stored)
+    return served.derived("learned_space", load)
+
+
+def stored_space(stored: BuildRanking) -> LearnedSpace:
+    whitening = Whitening.from_bytes(stored.whitening) if stored.whitening else None
+    neighbours = weights = None
+    if stored.augmentation:
+        with np.load(io.BytesIO(stored.augmentation)) as arrays:
+            neighbours, weights = arrays["neighbours"], arrays["weights"]
+    return LearnedSpace(whitening, neighbours, weights,
+                        stored.settings["neighbours"] if neighbours is not None else 0,
+                        stored.settings["alpha"])
+
+
+@dataclass
+class RankedMatrix:
+    space: LearnedSpace
+    matrix: np.ndarray  # float16 unit rows in the learned space, gallery order
 
 
 def products(matrix: np.ndarray, query: np.ndarray) -> np.ndarray:
@@ -45,43 +84,48 @@ def products(matrix: np.ndarray, query: np.ndarray) -> np.ndarray:
 def ranked_matrix(served: ServedIndex) -> RankedMatrix | None:
     """Return this worker's matrix in the build's learned space, or None for a raw build."""
     def load(served: ServedIndex) -> RankedMatrix | None:
-        if served.build.ranking == "raw":
-            return None
-        stored = db.session.get(BuildRanking, served.build.id)
-        if stored is None:
-            return None
-        return learned_matrix(stored, search_matrix(served))
+        space = learned_space(served)
+        return None if space is None else learned_matrix(space, search_matrix(served))
     return served.derived("ranked_matrix", load)
 
 
-def learned_matrix(stored: BuildRanking, loaded: LoadedMatrix) -> RankedMatrix:
+def learned_matrix(space: LearnedSpace, loaded: LoadedMatrix) -> RankedMatrix:
     """Apply a build's whitening and augmentation to its loaded raw matrix."""
-    whitening = Whitening.from_bytes(stored.whitening) if stored.whitening else None
-    rows = np.empty((len(loaded.matrix), whitening.dim if whitening else
-                     loaded.matrix.shape[1]), np.float32)
-    for start in range(0, len(rows), SCORE_CHUNK_ROWS):
-        chunk = loaded.matrix[start:start + SCORE_CHUNK_ROWS].astype(np.float32)
-        rows[start:start + len(chunk)] = whitening.apply(chunk) if whitening else chunk
-    expand_by = 0
-    if stored.augmentation:
-        with np.load(io.BytesIO(stored.augmentation)) as arrays:
-            rows = augmented(rows, arrays["neighbours"], arrays["weights"])
-        expand_by = stored.settings["neighbours"]
-    return RankedMatrix(whitening, rows.astype(np.float16), expand_by,
-                        stored.settings["alpha"])
+    rows = space.whiten(loaded.matrix)
+    if space.neighbours is not None:
+        rows = augmented(rows, space.neighbours, space.weights)
+    return RankedMatrix(space, rows.astype(np.float16))
 
 
 def ranked_search(embedder: QueryEmbedder, loaded: LoadedMatrix, ranked: RankedMatrix,
                   pixels: np.ndarray, k: int) -> list[Match]:
     """Return the k images closest to a model input in the learned space, best first."""
     unit, _ = embedder.embed(pixels)
-    query = ranked.query(unit)
+    space = ranked.space
+    query = space.query(unit)
     scores = products(ranked.matrix, query)
-    if ranked.expand_by:
-        query = expanded_query(query, ranked.matrix, scores, ranked.expand_by, ranked.alpha)
+    if space.expand_by:
+        query = expanded_query(query, ranked.matrix, scores, space.expand_by, space.alpha)
         scores = products(ranked.matrix, query)
     scores = np.clip(scores, -1.0, 1.0)
     best = top_k(scores, k)
     cosines = np.clip(products(loaded.matrix[best], unit), -1.0, 1.0)
     return [Match(int(loaded.image_ids[i]), float(scores[i]), float(c))
             for i, c in zip(best, cosines)]
+
+
+def learned_vectors(space: LearnedSpace, rows: dict, units: dict, positions: np.ndarray
+                    ) -> np.ndarray:
+    """Return the learned-space vectors of the images at gallery `positions` (float32).
+
+    Past the approximate index's size no worker holds the matrix: each candidate is whitened
+    and augmented from its own raw vector and its neighbours' (`units`: by content hash,
+    `rows`: by position, both covering the neighbours too), the arithmetic the job did.
+    """
+    if space.neighbours is None:
+        return space.whiten(np.stack([units[rows[p].content_hash] for p in positions]))
+    neighbours = space.neighbours[positions]
+    needed = np.unique(np.concatenate([positions, neighbours.ravel()]))
+    whitened = space.whiten(np.stack([units[rows[p].content_hash] for p in needed]))
+    return augmented(whitened, np.searchsorted(needed, neighbours), space.weights[positions],
+                     rows=np.searchsorted(needed, positions))

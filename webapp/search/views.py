@@ -13,6 +13,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from core.hashing import content_hash
 from core.imaging import THUMBNAIL_SIZE, DecodedInput
+from core.ranking import RAW
 from core.records import Build
 
 from . import mapped_index
@@ -20,7 +21,7 @@ from ..serving.active_index import served_index
 from ..serving.image_files import scored_links
 from ..errors import wants_json
 from .copies import confirm_by_pixels
-from .ranked import ranked_matrix, ranked_search
+from .ranked import learned_space, ranked_matrix, ranked_search
 from .exact import Match, SearchUnavailable, query_embedder, search, search_matrix
 from ..params import too_large_message
 from .uploads import MAX_K, UploadError, requested_k, uploaded_image
@@ -102,10 +103,10 @@ def search_served(served, embedder, upload: DecodedInput, k: int):
         if ranked is not None:
             return ranked_search(embedder, search_matrix(served), ranked, upload.pixels, k)
         return search(embedder, search_matrix(served), upload.pixels, k)
-    # Past the size of a matrix a worker holds: the raw cosine (README, "Rankings learned
-    # from the collection").
     query, _ = embedder.embed(upload.pixels)
-    return mapped_index.search(mapped, served.build, query, k)
+    if mapped.space == RAW:
+        return mapped_index.search(mapped, served.build, query, k)
+    return mapped_index.ranked_search(mapped, served.build, learned_space(served), query, k)
 
 
 def decoded_upload(embedder, data: bytes) -> DecodedInput:
@@ -161,8 +162,10 @@ def api_search():
 
 
 def upload_ranking(build: Build) -> str:
-    """Return the space an upload's scores are in: the build's, or raw past the mapped size."""
-    return "raw" if mapped_index.mapped_index(served_index()) else build.ranking
+    """Return the space an upload's scores are in: the build's, or raw where its approximate
+    index holds the raw vectors (built before the index held the learned ones)."""
+    mapped = mapped_index.mapped_index(served_index())
+    return mapped.space if mapped else build.ranking
 
 
 @bp.errorhandler(RequestEntityTooLarge)

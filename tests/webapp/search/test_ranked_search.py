@@ -1,15 +1,21 @@
 """Uploads are ranked in the build's learned space; tiers stay on the raw cosine."""
 import io
 import random
+from types import SimpleNamespace
 
+import numpy as np
 import pytest
 from PIL import Image
 
 from core.tiers import EXACT, NEAR_DUPLICATE
 from indexer.embedders.registry import OFFLINE_MODEL
+from indexer.neighbors import find_neighbors
+from indexer.ranking.settings import RankingSettings
+from indexer.ranking.space import ranking_space
 from scripts.demo_photos import crop, make_turned
 from tests.support.commands import run_build
 from webapp import create_app
+from webapp.search.ranked import LearnedSpace, learned_vectors
 from webapp.serving.active_index import served_index
 
 PHOTOS = ("chelsea", "coffee", "astronaut")
@@ -94,3 +100,26 @@ def test_the_search_page_names_the_score_and_shows_the_cosine(ranked_site):
     text = page.get_data(as_text=True)
     assert "whitening and augmentation learned from this collection" in text
     assert 'class="cosine"' in text
+
+
+def test_candidates_get_the_learned_vectors_the_job_ranked_by():
+    """Past the approximate index's size the web computes a candidate's learned vector from
+    its raw vector and its augmentation neighbours': what the job computed for the matrix."""
+    rng = np.random.default_rng(0)
+    units = rng.normal(size=(300, 64)).astype(np.float32)
+    units /= np.linalg.norm(units, axis=1, keepdims=True)
+
+    def exact(vectors, n):
+        ids, scores, _ = find_neighbors("exact", vectors, n)
+        return ids, scores
+    job = ranking_space(units, RankingSettings(dims=16), exact)
+    assert job.steps == "whiten+dba"
+    space = LearnedSpace(job.whitening, job.neighbours, job.weights, 5, 1.0)
+    rows = {p: SimpleNamespace(content_hash=f"h{p}") for p in range(len(units))}
+    stored = {f"h{p}": units[p] for p in range(len(units))}
+    positions = np.sort(rng.choice(len(units), 40, replace=False))
+    web = learned_vectors(space, rows, stored, positions)
+    np.testing.assert_allclose(web, job.vectors[positions], atol=1e-5)
+    whitened_only = LearnedSpace(job.whitening, None, None, 0, 1.0)
+    np.testing.assert_allclose(learned_vectors(whitened_only, rows, stored, positions),
+                               job.whitening.apply(units[positions]), atol=1e-6)

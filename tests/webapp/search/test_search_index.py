@@ -21,6 +21,7 @@ from core.db import db
 from core.records import Build, SearchIndex
 from indexer import search_index
 from webapp.search.exact import query_embedder, search, search_matrix
+from webapp.search.ranked import ranked_matrix, ranked_search
 from benchmarks.ann_benchmark import clustered_vectors
 
 
@@ -95,7 +96,7 @@ def test_a_built_index_reaches_its_recall_and_opens_memory_mapped(tmp_path):
 
 def test_a_forced_index_serves_uploads_like_exact_search(indexed, tmp_path):
     # Every vector is a candidate at this size: only ties at the 10th place can differ.
-    assert "search index IVF1,PQ64x5, recall@10 " in indexed.summary
+    assert "search index IVF1,PQ" in indexed.summary
     app = web(indexed, tmp_path / "cache")
     client = app.test_client()
     with app.app_context():
@@ -103,15 +104,19 @@ def test_a_forced_index_serves_uploads_like_exact_search(indexed, tmp_path):
         facts = db.session.get(SearchIndex, build.id)
         assert facts.recall_at_10 >= 0.95 and facts.sample_size == build.image_count
         assert facts.parameters["metric"] == "cosine" and facts.parameters["nprobe"] >= 1
+        # It holds what the lists rank by: the whitened and augmented vectors.
+        assert facts.parameters["space"] == build.ranking == "whiten+dba"
     images = {i["path"]: i["id"] for i in
               client.get("/api/images?per_page=100").get_json()["images"]}
     for path in sample_paths(indexed.root):
         data = (indexed.root / path).read_bytes()
         response = upload(client, data)
         assert response.status_code == 200, response.get_json()
-        results = response.get_json()["results"]
+        body = response.get_json()
+        results = body["results"]
+        assert body["ranking"] == "whiten+dba"
         assert len(results) == K and results[0]["id"] == images[path]
-        assert results[0]["score"] >= 0.99 and results[0]["tier"] == "exact"
+        assert results[0]["cosine"] >= 0.99 and results[0]["tier"] == "exact"
         scores = [r["score"] for r in results]
         assert scores == sorted(scores, reverse=True)
         with app.test_request_context():
@@ -119,13 +124,17 @@ def test_a_forced_index_serves_uploads_like_exact_search(indexed, tmp_path):
             assert mapped_index(served) is not None
             embedder = query_embedder(served)
             pixels = embedder.model_input(data, 10**8).pixels
-            exact = search(embedder, search_matrix(served), pixels, K + 5)
-        # The same images as exact search, each with its exact score (float16 and PQ round
-        # them: 2e-3), in its order up to near ties (int8 embeddings make more of those).
-        exact_score = {m.image_id: m.score for m in exact}
-        for result in results:
-            assert abs(exact_score[result["id"]] - result["score"]) <= 2e-3
-        assert min(exact_score[r["id"]] for r in results) >= exact[K - 1].score - 2e-3
+            exact = ranked_search(embedder, search_matrix(served), ranked_matrix(served),
+                                  pixels, K + 5)
+        # The same images as the exact search in the learned space, each with its score and
+        # raw cosine (float16 and PQ round them: 2e-3), in its order up to near ties (int8
+        # embeddings make more of those). The uploaded file itself is listed first with the
+        # perfect score, whichever way was searched.
+        exact_score = {m.image_id: m for m in exact}
+        for result in results[1:]:
+            assert abs(exact_score[result["id"]].score - result["score"]) <= 2e-3
+            assert abs(exact_score[result["id"]].cosine - result["cosine"]) <= 2e-3
+        assert min(exact_score[r["id"]].score for r in results) >= exact[K - 1].score - 2e-3
 
 
 def test_the_index_file_is_written_once_per_machine_and_reused(indexed, tmp_path):
