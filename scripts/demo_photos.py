@@ -16,7 +16,11 @@ temple, a flower, galaxies, a motorbike, coins, the moon, textures, microscopy..
   capture time), four copies (half size, quality 55, cropped 4%, colour-shifted at 98) and
   four quarter tiles (other pictures), for measuring duplicate groups and keepers.
 
+- families of your own pictures (`make_families_from`, `--held-back-from DIR`): each
+  picture of DIR and the held-back set's nine edits of it, a folder each.
+
     python scripts/demo_photos.py DEST [--families | --held-back | --duplicates]
+    python scripts/demo_photos.py DEST --held-back-from DIR [--min-colours N] [--limit N]
 """
 from __future__ import annotations
 
@@ -25,6 +29,7 @@ import os
 import random
 import sys
 
+import numpy as np
 from PIL import Image, ImageEnhance, ImageFilter, ImageOps
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -184,21 +189,62 @@ HELD_BACK_EDITS = {  # name: (edit, JPEG quality)
 def make_held_back_families(dest: str, seed: int = 2) -> dict[str, str]:
     """Write one folder per grid cell of each HELD_BACK_PHOTOS photograph: the cell
     (`original.jpg`), its eight edits and an EXIF-rotated copy. Returns {path: family}."""
+    return write_families(dest, ((f"{name}-{number:02d}", cell)
+                                 for name, photo in photographs(HELD_BACK_PHOTOS).items()
+                                 for number, cell in enumerate(grid_cells(photo))), seed)
+
+
+def write_families(dest: str, pictures, seed: int) -> dict[str, str]:
+    """Write a folder per (family, picture): the picture, HELD_BACK_EDITS of it and an
+    EXIF-rotated copy. Returns {path: family}."""
     rng = random.Random(seed)
     members = {}
-    for name, photo in photographs(HELD_BACK_PHOTOS).items():
-        for number, cell in enumerate(grid_cells(photo)):
-            family = f"{name}-{number:02d}"
-            folder = os.path.join(dest, family)
-            os.makedirs(folder, exist_ok=True)
-            cell.save(os.path.join(folder, "original.jpg"), "JPEG", quality=QUALITY)
-            for edit, (change, quality) in HELD_BACK_EDITS.items():
-                change(cell, rng).save(os.path.join(folder, f"{edit}.jpg"), "JPEG",
-                                       quality=quality)
-            save_exif_rotated(cell, os.path.join(folder, "exif-rotated.jpg"))
-            members.update({f"{family}/{edit}.jpg": family for edit in
-                            ("original", *HELD_BACK_EDITS, "exif-rotated")})
+    for family, picture in pictures:
+        folder = os.path.join(dest, family)
+        os.makedirs(folder, exist_ok=True)
+        picture.save(os.path.join(folder, "original.jpg"), "JPEG", quality=QUALITY)
+        for edit, (change, quality) in HELD_BACK_EDITS.items():
+            change(picture, rng).save(os.path.join(folder, f"{edit}.jpg"), "JPEG",
+                                      quality=quality)
+        save_exif_rotated(picture, os.path.join(folder, "exif-rotated.jpg"))
+        members.update({f"{family}/{edit}.jpg": family for edit in
+                        ("original", *HELD_BACK_EDITS, "exif-rotated")})
     return members
+
+
+def make_families_from(dest: str, source: str, min_colours: int = 0, limit: int = 0,
+                       seed: int = 3) -> dict[str, str]:
+    """Write a family (as make_held_back_families's) of each picture under `source`; with a
+    `limit`, of that many spread evenly over them in path order (every folder has its
+    share). Transparent parts are put on white (cut-out photographs); pictures of fewer than
+    `min_colours` distinct colours (drawings, letters) are skipped."""
+    paths = sorted(os.path.join(folder, name) for folder, _, names in os.walk(source)
+                   for name in names)
+    pictures = [(path, picture) for path in paths
+                if (picture := readable_picture(path)) is not None
+                and colours(picture) >= min_colours]
+    if 0 < limit < len(pictures):
+        pictures = [pictures[i] for i in np.linspace(0, len(pictures) - 1, limit).round()
+                    .astype(int)]
+    return write_families(dest, ((os.path.splitext(os.path.relpath(path, source))[0]
+                                  .replace(os.sep, "-"), picture)
+                                 for path, picture in pictures), seed)
+
+
+def readable_picture(path: str) -> Image.Image | None:
+    """Return the picture at `path` in RGB, transparency on white, or None if unreadable."""
+    try:
+        with Image.open(path) as opened:
+            rgba = ImageOps.exif_transpose(opened).convert("RGBA")
+    except (OSError, ValueError):
+        return None
+    return Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba).convert("RGB")
+
+
+def colours(picture: Image.Image) -> int:
+    """Return how many distinct colours a picture holds, at 6 bits a channel."""
+    packed = np.asarray(picture, np.uint32) >> 2
+    return len(np.unique((packed[..., 0] << 12) | (packed[..., 1] << 6) | packed[..., 2]))
 
 
 # A duplicates test set: the copies a real collection holds of a photograph (the original
@@ -256,10 +302,20 @@ def main() -> None:
                       help="108 families of 10 from the photographs calibration never sees")
     kind.add_argument("--duplicates", action="store_true",
                       help="one folder per photograph: it, four copies and four tiles")
+    kind.add_argument("--held-back-from", metavar="DIR",
+                      help="a family of 10 (as --held-back's) of each picture in DIR")
+    parser.add_argument("--min-colours", type=int, default=0,
+                        help="with --held-back-from: skip pictures of fewer distinct colours")
+    parser.add_argument("--limit", type=int, default=0,
+                        help="with --held-back-from: this many families, spread over DIR")
     args = parser.parse_args()
-    make = (make_families if args.families else make_duplicate_set if args.duplicates
-            else make_held_back_families if args.held_back else make_demo_collection)
-    members = make(args.dest)
+    if args.held_back_from:
+        members = make_families_from(args.dest, args.held_back_from, args.min_colours,
+                                     args.limit)
+    else:
+        make = (make_families if args.families else make_duplicate_set if args.duplicates
+                else make_held_back_families if args.held_back else make_demo_collection)
+        members = make(args.dest)
     print(f"wrote {len(members)} photographs and copies to {args.dest}")
 
 
