@@ -2,12 +2,14 @@
 """What the ranking steps cost at scale: whitening, the augmentation's extra search, the lists.
 
     python benchmarks/ranking_benchmark.py [--n 100000] [--dim 1280] [--k 10]
+        [--neighbors exact|faiss] [--skip-raw]
 
 Clustered synthetic unit vectors (ann_benchmark.clustered_vectors) stand in for a collection
 of Lite0 embeddings; each stage runs the job's own code (indexer/ranking, the exact search)
 and is timed: the raw build's one exact search at d, against learning the whitening, the
 augmentation's search of each vector's neighbours (in the whitened space) and the lists'
-search. Prints one JSON object; peak RSS too.
+search, each search exact or through FAISS's HNSW (what the job uses past 200k images on a
+CPU: `--neighbors auto`). Prints one JSON object; peak RSS too.
 """
 from __future__ import annotations
 
@@ -29,9 +31,11 @@ from indexer.ranking.settings import RankingSettings  # noqa: E402
 from indexer.ranking.space import ranking_space  # noqa: E402
 
 
-def search(vectors: np.ndarray, k: int):
-    ids, scores, _ = find_neighbors("exact", vectors, k)
-    return ids, scores
+def searcher(method: str):
+    def search(vectors: np.ndarray, k: int):
+        ids, scores, _ = find_neighbors(method, vectors, k)
+        return ids, scores
+    return search
 
 
 def main() -> None:
@@ -39,11 +43,13 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=100_000)
     parser.add_argument("--dim", type=int, default=1280)
     parser.add_argument("--k", type=int, default=10)
+    parser.add_argument("--neighbors", choices=("exact", "faiss"), default="exact")
     parser.add_argument("--skip-raw", action="store_true", help="time the ranked build only")
     args = parser.parse_args()
+    search = searcher(args.neighbors)
     with tempfile.TemporaryDirectory() as folder:
         units = np.array(clustered_vectors(os.path.join(folder, "v.npy"), args.n, args.dim))
-    result = {"n": args.n, "dim": args.dim, "k": args.k}
+    result = {"n": args.n, "dim": args.dim, "k": args.k, "neighbors": args.neighbors}
     if not args.skip_raw:
         tick = time.perf_counter()
         search(units, args.k)
