@@ -3,8 +3,10 @@
 A build ranked after whitening and augmentation (indexer/ranking) stores both; the web
 applies them to its matrix once per worker and to each upload: the upload is whitened, then
 expanded by its best few augmented images (alpha query expansion), as the job augmented each
-image by its nearest few. `score` is the similarity in that space, what the results are
-ordered by; `cosine` the raw cosine, what the tiers are named by.
+image by its nearest few. Past the approximate index's size it applies them to the index's
+candidates only (learned_vectors; webapp/search/mapped_index.py). `score` is the similarity
+in that space, what the results are ordered by; `cosine` the raw cosine, what the tiers are
+named by.
 """
 from __future__ import annotations
 
@@ -56,6 +58,7 @@ def learned_space(served: ServedIndex) -> LearnedSpace | None:
 
 
 def stored_space(stored: BuildRanking) -> LearnedSpace:
+    """Return the learned space a BuildRanking row stores (its arrays read from their .npz)."""
     whitening = Whitening.from_bytes(stored.whitening) if stored.whitening else None
     neighbours = weights = None
     if stored.augmentation:
