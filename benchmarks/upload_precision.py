@@ -51,9 +51,10 @@ def main() -> None:
     client = app.test_client()
     with app.app_context():
         build = Build.active()
-        rows = build.page(1, build.image_count)[::args.every]
+        gallery = build.page(1, build.image_count)
+        rows = gallery[::args.every]
         root = collection_root(build)
-        path_of = {row.id: row.path for row in build.page(1, build.image_count)}
+        path_of = {row.id: row.path for row in gallery}
     with app.test_request_context():
         served = served_index()
         embedder = query_embedder(served)
